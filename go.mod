@@ -1,0 +1,3 @@
+module github.com/billkey/billkey
+
+go 1.26.8
