@@ -250,8 +250,8 @@ type Config struct {
 	NoticeURL string
 	// SuccessURL and FailureURL are where the mobile redirect handler sends the browser
 	// (absolute, or a path on PublicURL's origin). A "result" query parameter is added.
-	SuccessURL string
-	FailureURL string
+	SuccessURL  string
+	FailureURL  string
 	IssuanceTTL time.Duration // default 30 minutes
 	TestMode    bool          // accept sandbox payments and keys (R17)
 	Logger      *slog.Logger  // nil = silent
