@@ -1,0 +1,490 @@
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/billkey/billkey/core"
+)
+
+var _ core.Store = (*Store)(nil)
+
+// Store is an in-memory core.Store. The zero value is not usable; call New. It is safe
+// for concurrent use. It is not durable: see the package documentation.
+type Store struct {
+	mu sync.Mutex
+
+	issuances     map[string]*core.Issuance // by merchant_uid
+	issByCustomer map[string]string         // customer_uid -> merchant_uid
+	issByImp      map[string]string         // imp_uid -> merchant_uid
+
+	keys          map[string]*core.BillingKey // by user id
+	keyByCustomer map[string]string           // customer_uid -> user id
+
+	charges      map[string]*core.Charge // by merchant_uid
+	chargeByIdem map[idemKey]string      // (user, idempotency key) -> merchant_uid
+	chargeByImp  map[string]string       // imp_uid -> merchant_uid
+	chargeByUser map[string][]string     // user id -> merchant_uids
+}
+
+type idemKey struct{ user, key string }
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{
+		issuances:     make(map[string]*core.Issuance),
+		issByCustomer: make(map[string]string),
+		issByImp:      make(map[string]string),
+		keys:          make(map[string]*core.BillingKey),
+		keyByCustomer: make(map[string]string),
+		charges:       make(map[string]*core.Charge),
+		chargeByIdem:  make(map[idemKey]string),
+		chargeByImp:   make(map[string]string),
+		chargeByUser:  make(map[string][]string),
+	}
+}
+
+var (
+	errNilRecord     = errors.New("memstore: nil record")
+	errSettleStatus  = errors.New("memstore: an issuance settles only to issued, failed or expired")
+	errKeyUser       = errors.New("memstore: billing key user differs from the issuance's user")
+	errKeyCustomer   = errors.New("memstore: billing key without customer_uid")
+	errChargeStatus  = errors.New("memstore: unknown charge status")
+	errClaimOwner    = errors.New("memstore: claim without owner")
+	errIssuanceState = errors.New("memstore: unknown issuance status")
+)
+
+// utc returns t in UTC without a monotonic reading; the zero time stays zero.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func copyIssuance(is *core.Issuance) *core.Issuance {
+	c := *is
+	return &c
+}
+
+func copyKey(k *core.BillingKey) *core.BillingKey {
+	c := *k
+	return &c
+}
+
+func copyCharge(ch *core.Charge) *core.Charge {
+	c := *ch
+	return &c
+}
+
+func validIssuanceStatus(s core.IssuanceStatus) bool {
+	switch s {
+	case core.IssuancePending, core.IssuanceIssued, core.IssuanceFailed, core.IssuanceExpired:
+		return true
+	}
+	return false
+}
+
+func validChargeStatus(s core.ChargeStatus) bool {
+	switch s {
+	case core.ChargePending, core.ChargeCharging, core.ChargePaid, core.ChargeFailed,
+		core.ChargeUnknown, core.ChargeCancelled:
+		return true
+	}
+	return false
+}
+
+// CreateIssuance inserts a copy of is. ErrDuplicate if its merchant_uid, customer_uid or
+// (when set) imp_uid is taken.
+func (s *Store) CreateIssuance(ctx context.Context, is *core.Issuance) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if is == nil {
+		return errNilRecord
+	}
+	if !validIssuanceStatus(is.Status) {
+		return errIssuanceState
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.issuances[is.MerchantUID]; ok {
+		return fmt.Errorf("memstore: issuance merchant_uid: %w", core.ErrDuplicate)
+	}
+	if _, ok := s.issByCustomer[is.CustomerUID]; ok {
+		return fmt.Errorf("memstore: issuance customer_uid: %w", core.ErrDuplicate)
+	}
+	if is.ImpUID != "" {
+		if _, ok := s.issByImp[is.ImpUID]; ok {
+			return fmt.Errorf("memstore: issuance imp_uid: %w", core.ErrDuplicate)
+		}
+	}
+	c := copyIssuance(is)
+	c.CreatedAt, c.ExpiresAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.ExpiresAt), utc(c.UpdatedAt)
+	s.issuances[c.MerchantUID] = c
+	s.issByCustomer[c.CustomerUID] = c.MerchantUID
+	if c.ImpUID != "" {
+		s.issByImp[c.ImpUID] = c.MerchantUID
+	}
+	return nil
+}
+
+// GetIssuance returns a copy of the issuance with merchantUID. ErrNotFound if none.
+func (s *Store) GetIssuance(ctx context.Context, merchantUID string) (*core.Issuance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is, ok := s.issuances[merchantUID]
+	if !ok {
+		return nil, fmt.Errorf("memstore: issuance: %w", core.ErrNotFound)
+	}
+	return copyIssuance(is), nil
+}
+
+// GetIssuanceByCustomerUID returns a copy of the issuance with customerUID. ErrNotFound if
+// none.
+func (s *Store) GetIssuanceByCustomerUID(ctx context.Context, customerUID string) (*core.Issuance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mu, ok := s.issByCustomer[customerUID]
+	if !ok {
+		return nil, fmt.Errorf("memstore: issuance: %w", core.ErrNotFound)
+	}
+	return copyIssuance(s.issuances[mu]), nil
+}
+
+// SettleIssuance moves a pending issuance to to.Status (issued, failed or expired). The
+// non-empty ImpUID, FailReason, CardName, CardNumber and ChargeMerchantUID of to, and a
+// non-zero to.UpdatedAt, replace the stored values; empty ones leave them as they are.
+// ErrNotFound if there is no such issuance, ErrConflict if it is not pending, ErrDuplicate
+// if to.ImpUID belongs to another issuance or key.CustomerUID to another user's key.
+//
+// When to.Status is issued and key is not nil, key (which must belong to the issuance's
+// user) becomes the user's billing key in the same step; the key it replaces is returned
+// when its customer_uid differs from key's. Nothing changes when an error is returned.
+func (s *Store) SettleIssuance(ctx context.Context, merchantUID string, to *core.Issuance, key *core.BillingKey) (*core.BillingKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if to == nil {
+		return nil, errNilRecord
+	}
+	switch to.Status {
+	case core.IssuanceIssued, core.IssuanceFailed, core.IssuanceExpired:
+	default:
+		return nil, errSettleStatus
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is, ok := s.issuances[merchantUID]
+	if !ok {
+		return nil, fmt.Errorf("memstore: issuance: %w", core.ErrNotFound)
+	}
+	if is.Status != core.IssuancePending {
+		return nil, fmt.Errorf("memstore: issuance is %s: %w", is.Status, core.ErrConflict)
+	}
+	if to.ImpUID != "" {
+		if owner, ok := s.issByImp[to.ImpUID]; ok && owner != merchantUID {
+			return nil, fmt.Errorf("memstore: issuance imp_uid: %w", core.ErrDuplicate)
+		}
+	}
+	withKey := to.Status == core.IssuanceIssued && key != nil
+	if withKey {
+		if key.UserID != is.UserID {
+			return nil, errKeyUser
+		}
+		if key.CustomerUID == "" {
+			return nil, errKeyCustomer
+		}
+		if user, ok := s.keyByCustomer[key.CustomerUID]; ok && user != key.UserID {
+			return nil, fmt.Errorf("memstore: billing key customer_uid: %w", core.ErrDuplicate)
+		}
+	}
+
+	// Every check passed: apply all changes.
+	is.Status = to.Status
+	if to.ImpUID != "" && to.ImpUID != is.ImpUID {
+		if is.ImpUID != "" {
+			delete(s.issByImp, is.ImpUID)
+		}
+		is.ImpUID = to.ImpUID
+		s.issByImp[is.ImpUID] = merchantUID
+	}
+	setString(&is.FailReason, to.FailReason)
+	setString(&is.CardName, to.CardName)
+	setString(&is.CardNumber, to.CardNumber)
+	setString(&is.ChargeMerchantUID, to.ChargeMerchantUID)
+	if !to.UpdatedAt.IsZero() {
+		is.UpdatedAt = utc(to.UpdatedAt)
+	}
+	if !withKey {
+		return nil, nil
+	}
+	var replaced *core.BillingKey
+	if old, ok := s.keys[key.UserID]; ok {
+		delete(s.keyByCustomer, old.CustomerUID)
+		if old.CustomerUID != key.CustomerUID {
+			replaced = copyKey(old)
+		}
+	}
+	k := copyKey(key)
+	k.IssuedAt = utc(k.IssuedAt)
+	s.keys[k.UserID] = k
+	s.keyByCustomer[k.CustomerUID] = k.UserID
+	return replaced, nil
+}
+
+func setString(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+// ExpirePendingIssuances marks pending issuances with ExpiresAt <= now as expired (their
+// UpdatedAt becomes now) and returns copies of them, earliest ExpiresAt first, at most
+// limit. A limit <= 0 expires nothing.
+func (s *Store) ExpirePendingIssuances(ctx context.Context, now time.Time, limit int) ([]*core.Issuance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []*core.Issuance
+	for _, is := range s.issuances {
+		if is.Status == core.IssuancePending && !is.ExpiresAt.After(now) {
+			due = append(due, is)
+		}
+	}
+	slices.SortFunc(due, func(a, b *core.Issuance) int {
+		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.MerchantUID, b.MerchantUID))
+	})
+	if len(due) > limit {
+		due = due[:limit]
+	}
+	out := make([]*core.Issuance, 0, len(due))
+	for _, is := range due {
+		is.Status = core.IssuanceExpired
+		is.UpdatedAt = utc(now)
+		out = append(out, copyIssuance(is))
+	}
+	return out, nil
+}
+
+// GetBillingKey returns a copy of the user's billing key. ErrNotFound if none.
+func (s *Store) GetBillingKey(ctx context.Context, userID string) (*core.BillingKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[userID]
+	if !ok {
+		return nil, fmt.Errorf("memstore: billing key: %w", core.ErrNotFound)
+	}
+	return copyKey(k), nil
+}
+
+// DeleteBillingKey removes the user's billing key if its customer_uid is customerUID.
+// ErrNotFound otherwise, and nothing is removed.
+func (s *Store) DeleteBillingKey(ctx context.Context, userID, customerUID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[userID]
+	if !ok || k.CustomerUID != customerUID {
+		return fmt.Errorf("memstore: billing key: %w", core.ErrNotFound)
+	}
+	delete(s.keys, userID)
+	delete(s.keyByCustomer, k.CustomerUID)
+	return nil
+}
+
+// CreateCharge inserts a copy of c unless the user already has a charge with
+// c.IdempotencyKey; then it returns a copy of that charge with created=false, whatever
+// c holds. ErrDuplicate if c.MerchantUID, or a non-empty c.ImpUID, belongs to another
+// charge.
+func (s *Store) CreateCharge(ctx context.Context, c *core.Charge) (*core.Charge, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	if c == nil {
+		return nil, false, errNilRecord
+	}
+	if !validChargeStatus(c.Status) {
+		return nil, false, errChargeStatus
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ik := idemKey{c.UserID, c.IdempotencyKey}
+	if mu, ok := s.chargeByIdem[ik]; ok {
+		return copyCharge(s.charges[mu]), false, nil
+	}
+	if _, ok := s.charges[c.MerchantUID]; ok {
+		return nil, false, fmt.Errorf("memstore: charge merchant_uid: %w", core.ErrDuplicate)
+	}
+	if c.ImpUID != "" {
+		if _, ok := s.chargeByImp[c.ImpUID]; ok {
+			return nil, false, fmt.Errorf("memstore: charge imp_uid: %w", core.ErrDuplicate)
+		}
+	}
+	ch := copyCharge(c)
+	ch.CreatedAt, ch.UpdatedAt = utc(ch.CreatedAt), utc(ch.UpdatedAt)
+	ch.PaidAt, ch.ClaimedUntil = utc(ch.PaidAt), utc(ch.ClaimedUntil)
+	s.charges[ch.MerchantUID] = ch
+	s.chargeByIdem[ik] = ch.MerchantUID
+	if ch.ImpUID != "" {
+		s.chargeByImp[ch.ImpUID] = ch.MerchantUID
+	}
+	s.chargeByUser[ch.UserID] = append(s.chargeByUser[ch.UserID], ch.MerchantUID)
+	return copyCharge(ch), true, nil
+}
+
+// GetCharge returns a copy of the charge with merchantUID. ErrNotFound if none.
+func (s *Store) GetCharge(ctx context.Context, merchantUID string) (*core.Charge, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.charges[merchantUID]
+	if !ok {
+		return nil, fmt.Errorf("memstore: charge: %w", core.ErrNotFound)
+	}
+	return copyCharge(ch), nil
+}
+
+// ListCharges returns copies of the user's charges, newest CreatedAt first (ties: the
+// greater merchant_uid first), at most limit. A limit <= 0 returns none.
+func (s *Store) ListCharges(ctx context.Context, userID string, limit int) ([]*core.Charge, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	uids := s.chargeByUser[userID]
+	all := make([]*core.Charge, 0, len(uids))
+	for _, mu := range uids {
+		all = append(all, s.charges[mu])
+	}
+	slices.SortFunc(all, func(a, b *core.Charge) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.MerchantUID, a.MerchantUID))
+	})
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	out := make([]*core.Charge, len(all))
+	for i, ch := range all {
+		out[i] = copyCharge(ch)
+	}
+	return out, nil
+}
+
+// UpdateCharge applies u if the charge's status is one of from, and returns a copy of
+// the updated charge. A non-empty u.Status, u.ImpUID, u.FailReason and non-zero u.PaidAt,
+// u.At (UpdatedAt) replace stored values; u.AddAttempts is added to Attempts;
+// u.ReleaseClaim clears the claim. The claim is otherwise kept. ErrNotFound if no such
+// charge, ErrConflict if its status is not in from (an empty from never matches),
+// ErrDuplicate if u.ImpUID belongs to another charge. Nothing changes on error.
+func (s *Store) UpdateCharge(ctx context.Context, merchantUID string, from []core.ChargeStatus, u core.ChargeUpdate) (*core.Charge, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if u.Status != "" && !validChargeStatus(u.Status) {
+		return nil, errChargeStatus
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.charges[merchantUID]
+	if !ok {
+		return nil, fmt.Errorf("memstore: charge: %w", core.ErrNotFound)
+	}
+	if !slices.Contains(from, ch.Status) {
+		return nil, fmt.Errorf("memstore: charge is %s: %w", ch.Status, core.ErrConflict)
+	}
+	if u.ImpUID != "" {
+		if owner, ok := s.chargeByImp[u.ImpUID]; ok && owner != merchantUID {
+			return nil, fmt.Errorf("memstore: charge imp_uid: %w", core.ErrDuplicate)
+		}
+	}
+	if u.Status != "" {
+		ch.Status = u.Status
+	}
+	if u.ImpUID != "" && u.ImpUID != ch.ImpUID {
+		if ch.ImpUID != "" {
+			delete(s.chargeByImp, ch.ImpUID)
+		}
+		ch.ImpUID = u.ImpUID
+		s.chargeByImp[ch.ImpUID] = merchantUID
+	}
+	setString(&ch.FailReason, u.FailReason)
+	if !u.PaidAt.IsZero() {
+		ch.PaidAt = utc(u.PaidAt)
+	}
+	ch.Attempts += u.AddAttempts
+	if !u.At.IsZero() {
+		ch.UpdatedAt = utc(u.At)
+	}
+	if u.ReleaseClaim {
+		ch.ClaimedBy, ch.ClaimedUntil = "", time.Time{}
+	}
+	return copyCharge(ch), nil
+}
+
+// ClaimCharges claims, for req.Owner until req.Now+req.Lease, up to req.Limit charges
+// whose status is in req.Statuses, whose UpdatedAt is before req.UpdatedBefore and whose
+// claim is free (ClaimedUntil zero or <= req.Now), oldest UpdatedAt first (ties: the
+// smaller merchant_uid first). UpdatedAt is not changed by a claim. It returns copies of
+// the claimed charges. A row is never handed to two callers while its claim holds, even
+// to the same owner. An empty owner is an error; a limit <= 0 or no statuses claim none.
+func (s *Store) ClaimCharges(ctx context.Context, req core.ClaimRequest) ([]*core.Charge, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if req.Owner == "" {
+		return nil, errClaimOwner
+	}
+	if req.Limit <= 0 || len(req.Statuses) == 0 {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []*core.Charge
+	for _, ch := range s.charges {
+		if slices.Contains(req.Statuses, ch.Status) &&
+			ch.UpdatedAt.Before(req.UpdatedBefore) &&
+			!ch.ClaimedUntil.After(req.Now) {
+			due = append(due, ch)
+		}
+	}
+	slices.SortFunc(due, func(a, b *core.Charge) int {
+		return cmp.Or(a.UpdatedAt.Compare(b.UpdatedAt), cmp.Compare(a.MerchantUID, b.MerchantUID))
+	})
+	if len(due) > req.Limit {
+		due = due[:req.Limit]
+	}
+	until := utc(req.Now.Add(req.Lease))
+	out := make([]*core.Charge, len(due))
+	for i, ch := range due {
+		ch.ClaimedBy, ch.ClaimedUntil = req.Owner, until
+		out[i] = copyCharge(ch)
+	}
+	return out, nil
+}
