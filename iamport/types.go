@@ -167,8 +167,8 @@ type PaymentPage struct {
 // Envelope is the body of every iamport response: code 0 means the request was processed.
 // Response is left raw so callers decode it into the type the endpoint returns.
 type Envelope struct {
-	Code     int     `json:"code"`
-	Message  *string `json:"message"`
+	Code     int             `json:"code"`
+	Message  *string         `json:"message"`
 	Response json.RawMessage `json:"response"`
 }
 
