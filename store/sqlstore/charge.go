@@ -1,0 +1,228 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sort"
+	"strings"
+
+	"github.com/billkey/billkey/core"
+)
+
+const chargeCols = "merchant_uid, user_id, idempotency_key, customer_uid, plan_id, name, amount, status, " +
+	"imp_uid, fail_reason, attempts, created_at, updated_at, paid_at, claimed_by, claimed_until"
+
+func scanCharge(r rowScanner) (*core.Charge, error) {
+	var c core.Charge
+	var status string
+	if err := r.Scan(&c.MerchantUID, &c.UserID, &c.IdempotencyKey, &c.CustomerUID, &c.PlanID, &c.Name,
+		&c.Amount, &status, strCol{&c.ImpUID}, &c.FailReason, &c.Attempts,
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, timeCol{&c.PaidAt},
+		&c.ClaimedBy, timeCol{&c.ClaimedUntil}); err != nil {
+		return nil, err
+	}
+	c.Status = core.ChargeStatus(status)
+	return &c, nil
+}
+
+func scanCharges(rows *sql.Rows) ([]*core.Charge, error) {
+	defer rows.Close()
+	out := []*core.Charge{}
+	for rows.Next() {
+		c, err := scanCharge(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CreateCharge implements core.Store. The insert does nothing when the user's
+// idempotency key is taken (ON CONFLICT on the unique (user_id, idempotency_key)), and
+// the existing row is then read back, so any number of concurrent callers agree on one row.
+func (s *Store) CreateCharge(ctx context.Context, c *core.Charge) (*core.Charge, bool, error) {
+	if c == nil {
+		return nil, false, errors.New("sqlstore: create charge: nil charge")
+	}
+	if c.MerchantUID == "" {
+		return nil, false, errors.New("sqlstore: create charge: merchant_uid is required")
+	}
+	d := s.dialect
+	stored, err := scanCharge(s.db.QueryRowContext(ctx, s.q(`INSERT INTO billkey_charges (`+chargeCols+`)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (user_id, idempotency_key) DO NOTHING
+RETURNING `+chargeCols),
+		c.MerchantUID, c.UserID, c.IdempotencyKey, c.CustomerUID, c.PlanID, c.Name, c.Amount,
+		string(c.Status), nullString(c.ImpUID), c.FailReason, c.Attempts,
+		d.timeArg(c.CreatedAt), d.timeArg(c.UpdatedAt), d.timeArg(c.PaidAt),
+		c.ClaimedBy, d.timeArg(c.ClaimedUntil)))
+	if err == nil {
+		return stored, true, nil
+	}
+	// No row: the idempotency key is taken. A unique violation: another constraint
+	// (merchant_uid, imp_uid) fired, possibly while a concurrent insert of the same
+	// idempotency key was in flight; the key's row, if any, is the answer then too.
+	if !errors.Is(err, sql.ErrNoRows) && !isUniqueViolation(err) {
+		return nil, false, mapErr("create charge", err)
+	}
+	existing, gerr := scanCharge(s.db.QueryRowContext(ctx,
+		s.q("SELECT "+chargeCols+" FROM billkey_charges WHERE user_id = ? AND idempotency_key = ?"),
+		c.UserID, c.IdempotencyKey))
+	switch {
+	case gerr == nil:
+		return existing, false, nil
+	case errors.Is(gerr, sql.ErrNoRows) && isUniqueViolation(err):
+		return nil, false, mapErr("create charge", core.ErrDuplicate)
+	default:
+		return nil, false, mapErr("create charge", gerr)
+	}
+}
+
+// GetCharge implements core.Store.
+func (s *Store) GetCharge(ctx context.Context, merchantUID string) (*core.Charge, error) {
+	c, err := scanCharge(s.db.QueryRowContext(ctx,
+		s.q("SELECT "+chargeCols+" FROM billkey_charges WHERE merchant_uid = ?"), merchantUID))
+	if err != nil {
+		return nil, mapErr("get charge", err)
+	}
+	return c, nil
+}
+
+// ListCharges implements core.Store. Charges created at the same instant are listed
+// in reverse insertion order.
+func (s *Store) ListCharges(ctx context.Context, userID string, limit int) ([]*core.Charge, error) {
+	if limit <= 0 {
+		return []*core.Charge{}, nil
+	}
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+chargeCols+` FROM billkey_charges
+WHERE user_id = ? ORDER BY created_at DESC NULLS LAST, id DESC LIMIT ?`), userID, limit)
+	if err != nil {
+		return nil, mapErr("list charges", err)
+	}
+	out, err := scanCharges(rows)
+	if err != nil {
+		return nil, mapErr("list charges", err)
+	}
+	return out, nil
+}
+
+// UpdateCharge implements core.Store as one UPDATE ... WHERE status IN (from) RETURNING;
+// when it matches nothing, a lookup in the same transaction tells ErrConflict from
+// ErrNotFound.
+func (s *Store) UpdateCharge(ctx context.Context, merchantUID string, from []core.ChargeStatus, u core.ChargeUpdate) (*core.Charge, error) {
+	d := s.dialect
+	var sets []string
+	var args []any
+	if u.Status != "" {
+		sets = append(sets, "status = ?")
+		args = append(args, string(u.Status))
+	}
+	if u.ImpUID != "" {
+		sets = append(sets, "imp_uid = ?")
+		args = append(args, u.ImpUID)
+	}
+	if u.FailReason != "" {
+		sets = append(sets, "fail_reason = ?")
+		args = append(args, u.FailReason)
+	}
+	if !u.PaidAt.IsZero() {
+		sets = append(sets, "paid_at = ?")
+		args = append(args, d.timeArg(u.PaidAt))
+	}
+	if u.AddAttempts != 0 {
+		sets = append(sets, "attempts = attempts + ?")
+		args = append(args, u.AddAttempts)
+	}
+	if !u.At.IsZero() {
+		sets = append(sets, "updated_at = ?")
+		args = append(args, d.timeArg(u.At))
+	}
+	if u.ReleaseClaim {
+		sets = append(sets, "claimed_by = ''", "claimed_until = NULL")
+	}
+	if len(sets) == 0 {
+		sets = append(sets, "status = status") // a pure compare: still locks and returns the row
+	}
+	var out *core.Charge
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if len(from) == 0 {
+			return s.missOrConflict(ctx, tx, "billkey_charges", merchantUID)
+		}
+		args = append(args, merchantUID)
+		for _, st := range from {
+			args = append(args, string(st))
+		}
+		c, err := scanCharge(tx.QueryRowContext(ctx, s.q("UPDATE billkey_charges SET "+strings.Join(sets, ", ")+
+			" WHERE merchant_uid = ? AND status IN ("+placeholders(len(from))+") RETURNING "+chargeCols), args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.missOrConflict(ctx, tx, "billkey_charges", merchantUID)
+		}
+		if err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr("update charge", err)
+	}
+	return out, nil
+}
+
+// ClaimCharges implements core.Store. On PostgreSQL the candidate rows are locked with
+// FOR UPDATE SKIP LOCKED, so instances claiming at once take disjoint rows without waiting;
+// a row whose claim was taken meanwhile fails the re-checked condition. On SQLite the
+// claim is one UPDATE statement, which runs as one write transaction.
+func (s *Store) ClaimCharges(ctx context.Context, req core.ClaimRequest) ([]*core.Charge, error) {
+	if req.Owner == "" {
+		return nil, errors.New("sqlstore: claim charges: empty owner")
+	}
+	if req.Limit <= 0 || len(req.Statuses) == 0 || req.UpdatedBefore.IsZero() {
+		// Nothing is older than the zero time.
+		return []*core.Charge{}, nil
+	}
+	d := s.dialect
+	pick := `SELECT id FROM billkey_charges
+WHERE status IN (` + placeholders(len(req.Statuses)) + `)
+AND (updated_at IS NULL OR updated_at < ?)
+AND (claimed_until IS NULL OR claimed_until <= ?)
+ORDER BY updated_at NULLS FIRST, id LIMIT ?`
+	var pickArgs []any
+	for _, st := range req.Statuses {
+		pickArgs = append(pickArgs, string(st))
+	}
+	pickArgs = append(pickArgs, d.timeArg(req.UpdatedBefore), d.timeArg(req.Now), req.Limit)
+	setArgs := []any{req.Owner, d.timeArg(req.Now.Add(req.Lease))}
+
+	var query string
+	var args []any
+	if d == Postgres {
+		query = `WITH picked AS (` + pick + ` FOR UPDATE SKIP LOCKED)
+UPDATE billkey_charges AS c SET claimed_by = ?, claimed_until = ?
+FROM picked WHERE c.id = picked.id
+RETURNING ` + chargeCols
+		args = append(pickArgs, setArgs...)
+	} else {
+		query = `UPDATE billkey_charges SET claimed_by = ?, claimed_until = ?
+WHERE id IN (` + pick + `)
+RETURNING ` + chargeCols
+		args = append(setArgs, pickArgs...)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, mapErr("claim charges", err)
+	}
+	out, err := scanCharges(rows)
+	if err != nil {
+		return nil, mapErr("claim charges", err)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].UpdatedAt.Equal(out[j].UpdatedAt) {
+			return out[i].UpdatedAt.Before(out[j].UpdatedAt)
+		}
+		return out[i].MerchantUID < out[j].MerchantUID
+	})
+	return out, nil
+}

@@ -1,0 +1,190 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/billkey/billkey/core"
+)
+
+const issuanceCols = "merchant_uid, customer_uid, user_id, plan_id, amount, status, imp_uid, fail_reason, " +
+	"card_name, card_number, charge_merchant_uid, created_at, expires_at, updated_at"
+
+func scanIssuance(r rowScanner) (*core.Issuance, error) {
+	var is core.Issuance
+	var status string
+	if err := r.Scan(&is.MerchantUID, &is.CustomerUID, &is.UserID, &is.PlanID, &is.Amount, &status,
+		strCol{&is.ImpUID}, &is.FailReason, &is.CardName, &is.CardNumber, &is.ChargeMerchantUID,
+		timeCol{&is.CreatedAt}, timeCol{&is.ExpiresAt}, timeCol{&is.UpdatedAt}); err != nil {
+		return nil, err
+	}
+	is.Status = core.IssuanceStatus(status)
+	return &is, nil
+}
+
+// CreateIssuance implements core.Store.
+func (s *Store) CreateIssuance(ctx context.Context, is *core.Issuance) error {
+	if is == nil {
+		return errors.New("sqlstore: create issuance: nil issuance")
+	}
+	if is.MerchantUID == "" || is.CustomerUID == "" {
+		return errors.New("sqlstore: create issuance: merchant_uid and customer_uid are required")
+	}
+	d := s.dialect
+	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO billkey_issuances ("+issuanceCols+
+		") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+		is.MerchantUID, is.CustomerUID, is.UserID, is.PlanID, is.Amount, string(is.Status),
+		nullString(is.ImpUID), is.FailReason, is.CardName, is.CardNumber, is.ChargeMerchantUID,
+		d.timeArg(is.CreatedAt), d.timeArg(is.ExpiresAt), d.timeArg(is.UpdatedAt))
+	return mapErr("create issuance", err)
+}
+
+// GetIssuance implements core.Store.
+func (s *Store) GetIssuance(ctx context.Context, merchantUID string) (*core.Issuance, error) {
+	is, err := scanIssuance(s.db.QueryRowContext(ctx,
+		s.q("SELECT "+issuanceCols+" FROM billkey_issuances WHERE merchant_uid = ?"), merchantUID))
+	if err != nil {
+		return nil, mapErr("get issuance", err)
+	}
+	return is, nil
+}
+
+// GetIssuanceByCustomerUID implements core.Store.
+func (s *Store) GetIssuanceByCustomerUID(ctx context.Context, customerUID string) (*core.Issuance, error) {
+	is, err := scanIssuance(s.db.QueryRowContext(ctx,
+		s.q("SELECT "+issuanceCols+" FROM billkey_issuances WHERE customer_uid = ?"), customerUID))
+	if err != nil {
+		return nil, mapErr("get issuance by customer_uid", err)
+	}
+	return is, nil
+}
+
+// SettleIssuance implements core.Store. The compare-and-set UPDATE and the billing-key
+// replacement run in one transaction. Empty strings and a zero UpdatedAt in to leave the
+// stored values as they are.
+func (s *Store) SettleIssuance(ctx context.Context, merchantUID string, to *core.Issuance, key *core.BillingKey) (*core.BillingKey, error) {
+	if to == nil {
+		return nil, errors.New("sqlstore: settle issuance: nil target")
+	}
+	switch to.Status {
+	case core.IssuanceIssued, core.IssuanceFailed, core.IssuanceExpired:
+	default:
+		return nil, fmt.Errorf("sqlstore: settle issuance: target status %q is not final", to.Status)
+	}
+	if key != nil && to.Status == core.IssuanceIssued && key.CustomerUID == "" {
+		return nil, errors.New("sqlstore: settle issuance: billing key without customer_uid")
+	}
+	d := s.dialect
+	// Empty strings and a zero UpdatedAt leave the stored values.
+	sets := []string{"status = ?"}
+	args := []any{string(to.Status)}
+	for _, f := range []struct {
+		col string
+		val string
+	}{
+		{"imp_uid", to.ImpUID},
+		{"fail_reason", to.FailReason},
+		{"card_name", to.CardName},
+		{"card_number", to.CardNumber},
+		{"charge_merchant_uid", to.ChargeMerchantUID},
+	} {
+		if f.val != "" {
+			sets = append(sets, f.col+" = ?")
+			args = append(args, f.val)
+		}
+	}
+	if !to.UpdatedAt.IsZero() {
+		sets = append(sets, "updated_at = ?")
+		args = append(args, d.timeArg(to.UpdatedAt))
+	}
+	args = append(args, merchantUID, string(core.IssuancePending))
+	var replaced *core.BillingKey
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var userID string
+		err := tx.QueryRowContext(ctx, s.q("UPDATE billkey_issuances SET "+strings.Join(sets, ", ")+
+			" WHERE merchant_uid = ? AND status = ? RETURNING user_id"), args...).Scan(&userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.missOrConflict(ctx, tx, "billkey_issuances", merchantUID)
+		}
+		if err != nil {
+			return err
+		}
+		if to.Status != core.IssuanceIssued || key == nil {
+			return nil
+		}
+		k := *key
+		if k.UserID == "" {
+			k.UserID = userID
+		} else if k.UserID != userID {
+			return errors.New("billing key belongs to another user than the issuance")
+		}
+		old, err := s.putBillingKey(ctx, tx, &k)
+		if err != nil {
+			return err
+		}
+		if old != nil && old.CustomerUID != k.CustomerUID {
+			replaced = old
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr("settle issuance", err)
+	}
+	return replaced, nil
+}
+
+// ExpirePendingIssuances implements core.Store. UpdatedAt of each expired issuance
+// becomes now. Oldest expiry first.
+func (s *Store) ExpirePendingIssuances(ctx context.Context, now time.Time, limit int) ([]*core.Issuance, error) {
+	if limit <= 0 {
+		return []*core.Issuance{}, nil
+	}
+	d := s.dialect
+	pick := `SELECT id FROM billkey_issuances
+WHERE status = ? AND (expires_at IS NULL OR expires_at <= ?)
+ORDER BY expires_at NULLS FIRST, id LIMIT ?`
+	var query string
+	var args []any
+	if d == Postgres {
+		// SKIP LOCKED: concurrent sweepers take different rows instead of waiting.
+		query = `WITH picked AS (` + pick + ` FOR UPDATE SKIP LOCKED)
+UPDATE billkey_issuances AS i SET status = ?, updated_at = ?
+FROM picked WHERE i.id = picked.id
+RETURNING ` + issuanceCols
+		args = []any{string(core.IssuancePending), d.timeArg(now), limit, string(core.IssuanceExpired), d.timeArg(now)}
+	} else {
+		// One statement is one write transaction in SQLite: nothing interleaves.
+		query = `UPDATE billkey_issuances SET status = ?, updated_at = ?
+WHERE id IN (` + pick + `)
+RETURNING ` + issuanceCols
+		args = []any{string(core.IssuanceExpired), d.timeArg(now), string(core.IssuancePending), d.timeArg(now), limit}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, mapErr("expire issuances", err)
+	}
+	defer rows.Close()
+	out := []*core.Issuance{}
+	for rows.Next() {
+		is, err := scanIssuance(rows)
+		if err != nil {
+			return nil, mapErr("expire issuances", err)
+		}
+		out = append(out, is)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr("expire issuances", err)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].ExpiresAt.Equal(out[j].ExpiresAt) {
+			return out[i].ExpiresAt.Before(out[j].ExpiresAt)
+		}
+		return out[i].MerchantUID < out[j].MerchantUID
+	})
+	return out, nil
+}

@@ -1,0 +1,49 @@
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Memory is the path of a private in-memory database.
+const Memory = ":memory:"
+
+// Pragmas is the DSN query Open appends to the path.
+const Pragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+
+// Open opens (creating if needed) the SQLite database at path and checks it can be used.
+// path is a file name, or Memory (":memory:") for a database that lives as long as the
+// returned *sql.DB and is private to it. The pool is limited to one connection that is
+// never closed while the *sql.DB is open, which is also what keeps an in-memory database
+// alive; concurrent callers queue for it. The caller closes the *sql.DB.
+func Open(path string) (*sql.DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlitedb: empty path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, errors.New("sqlitedb: path must not contain '?' or '#'")
+	}
+	db, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("sqlitedb: open: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(context.Background()); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlitedb: open: %w", err)
+	}
+	return db, nil
+}
+
+// DSN returns the modernc.org/sqlite data source name Open uses for path.
+func DSN(path string) string {
+	return path + "?" + Pragmas
+}

@@ -1,0 +1,176 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/billkey/billkey/core"
+)
+
+// rebind rewrites the '?' placeholders of q for the dialect: PostgreSQL gets $1, $2, ...
+// Queries in this package never contain '?' inside string literals.
+func (d Dialect) rebind(q string) string {
+	if d != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// placeholders returns "?, ?, ..." with n entries (n >= 1).
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// timeArg converts t to what the dialect stores: NULL for the zero time, INTEGER
+// microseconds since the Unix epoch for SQLite, a UTC time.Time for PostgreSQL. Both
+// dialects keep microsecond precision; finer digits are truncated.
+func (d Dialect) timeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC().Truncate(time.Microsecond)
+	if d == Postgres {
+		return t
+	}
+	return t.UnixMicro()
+}
+
+// nullString stores "" as NULL (for columns where UNIQUE must ignore unknown values).
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// timeCol scans a time column of either dialect into a UTC time.Time; NULL is the zero time.
+type timeCol struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (c timeCol) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.t = time.Time{}
+	case int64:
+		*c.t = time.UnixMicro(v).UTC()
+	case time.Time:
+		*c.t = v.UTC()
+	case []byte:
+		return c.scanText(string(v))
+	case string:
+		return c.scanText(v)
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into a time", src)
+	}
+	return nil
+}
+
+func (c timeCol) scanText(s string) error {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		*c.t = time.UnixMicro(n).UTC()
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("sqlstore: cannot scan %q into a time", s)
+	}
+	*c.t = t.UTC()
+	return nil
+}
+
+// strCol scans a nullable text column into a string; NULL is "".
+type strCol struct{ s *string }
+
+// Scan implements sql.Scanner.
+func (c strCol) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.s = ""
+	case string:
+		*c.s = v
+	case []byte:
+		*c.s = string(v)
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into a string", src)
+	}
+	return nil
+}
+
+// sqlStater is implemented by PostgreSQL driver errors such as pgx's *pgconn.PgError.
+type sqlStater interface{ SQLState() string }
+
+// coder is implemented by modernc.org/sqlite's *Error (extended result code).
+type coder interface{ Code() int }
+
+// SQLite extended result codes for uniqueness violations.
+const (
+	sqliteConstraintPrimaryKey = 1555
+	sqliteConstraintUnique     = 2067
+)
+
+// isUniqueViolation reports whether err is a unique-constraint violation in either
+// dialect, without importing a driver.
+func isUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	var st sqlStater
+	if errors.As(err, &st) && st.SQLState() == "23505" {
+		return true
+	}
+	var c coder
+	if errors.As(err, &c) {
+		if code := c.Code(); code == sqliteConstraintUnique || code == sqliteConstraintPrimaryKey {
+			return true
+		}
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") ||
+		strings.Contains(msg, "SQLSTATE 23505") ||
+		strings.Contains(msg, "duplicate key value violates unique constraint")
+}
+
+// mapErr turns driver errors into the core sentinels where one applies.
+func mapErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlstore: %s: %w", op, core.ErrNotFound)
+	case isUniqueViolation(err):
+		return fmt.Errorf("sqlstore: %s: %w", op, core.ErrDuplicate)
+	case errors.Is(err, core.ErrNotFound), errors.Is(err, core.ErrConflict), errors.Is(err, core.ErrDuplicate):
+		return err
+	default:
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+}
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// querier is *sql.DB or *sql.Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
