@@ -1,0 +1,201 @@
+package iamporttest
+
+import (
+	"cmp"
+	"net/http"
+	"slices"
+
+	"github.com/billkey/billkey/iamport"
+)
+
+// handleSchedule serves POST /subscribe/payments/schedule for an existing billing key.
+// Issuing a key from raw card fields is not supported (kcp_billing keys come from the
+// window): without a key the answer is code 1 "등록된 고객정보가 없습니다.".
+// checking_amount > 0 test-charges the key without recording anything: a card that would
+// decline fails the whole request.
+func (f *Fake) handleSchedule(a *apiRequest) apiReply {
+	customerUID, err := a.body.limited("customer_uid", 80, true)
+	if err != nil {
+		return fromErr(err)
+	}
+	checking, _, err := a.body.int64("checking_amount")
+	if err != nil {
+		return fromErr(err)
+	}
+	if checking < 0 {
+		return failReply(http.StatusOK, 1, "checking_amount 는 0 이상이어야 합니다.")
+	}
+	entries, err := a.body.objects("schedules")
+	if err != nil {
+		return fromErr(err)
+	}
+	if len(entries) == 0 {
+		return fromErr(errRequired("schedules"))
+	}
+	type entry struct {
+		c  chargeSpec
+		at int64
+	}
+	list := make([]entry, 0, len(entries))
+	seen := map[string]bool{}
+	for _, e := range entries {
+		c, err := readCharge(e)
+		if err != nil {
+			return fromErr(err)
+		}
+		at, present, err := e.int64("schedule_at")
+		if err != nil {
+			return fromErr(err)
+		}
+		if !present || at <= 0 {
+			return fromErr(errRequired("schedule_at"))
+		}
+		if seen[c.merchantUID] {
+			return failReply(http.StatusOK, 1, "schedules 에 중복된 merchant_uid 가 있습니다.")
+		}
+		seen[c.merchantUID] = true
+		list = append(list, entry{c, at})
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cust, found := f.customers[customerUID]
+	if !found {
+		return failReply(http.StatusOK, 1, msgNoCustomerInfo)
+	}
+	now := f.now.Unix()
+	for _, e := range list {
+		if e.at < now {
+			return failReply(http.StatusOK, 1, "schedule_at 은 현재시각 이후여야 합니다.")
+		}
+		if old, ok := f.schedules[e.c.merchantUID]; ok && old.r.ScheduleStatus != iamport.ScheduleRevoked {
+			return failReply(http.StatusOK, 1, "이미 결제예약된 merchant_uid 입니다.")
+		}
+		if f.merchantUIDUsedLocked(e.c.merchantUID) {
+			return failReply(http.StatusOK, -1, msgDuplicateOrder)
+		}
+	}
+	if checking > 0 && !cust.card.pays(cust.charges) {
+		return failReply(http.StatusOK, -1, FailReasonDeclined)
+	}
+	out := make([]iamport.ScheduleResult, 0, len(list))
+	for _, e := range list {
+		r := iamport.ScheduleResult{
+			CustomerUID:    customerUID,
+			MerchantUID:    e.c.merchantUID,
+			PGProvider:     cust.c.PGProvider,
+			PGID:           cust.c.PGID,
+			ScheduleAt:     iamport.Timestamp(e.at),
+			Amount:         e.c.amount,
+			Currency:       e.c.currency,
+			Name:           e.c.name,
+			BuyerName:      cmp.Or(e.c.buyerName, cust.c.CustomerName),
+			BuyerEmail:     cmp.Or(e.c.buyerEmail, cust.c.CustomerEmail),
+			BuyerTel:       cmp.Or(e.c.buyerTel, cust.c.CustomerTel),
+			BuyerAddr:      cmp.Or(e.c.buyerAddr, cust.c.CustomerAddr),
+			BuyerPostcode:  cmp.Or(e.c.buyerPostcode, cust.c.CustomerPostcode),
+			CustomData:     e.c.customData,
+			ScheduleStatus: iamport.ScheduleScheduled,
+		}
+		c := e.c
+		c.buyerName, c.buyerEmail, c.buyerTel = r.BuyerName, r.BuyerEmail, r.BuyerTel
+		c.buyerAddr, c.buyerPostcode = r.BuyerAddr, r.BuyerPostcode
+		f.seq++
+		f.schedules[r.MerchantUID] = &schedRec{r: r, seq: f.seq, c: c}
+		out = append(out, r)
+	}
+	return okReply(out)
+}
+
+// handleUnschedule serves POST /subscribe/payments/unschedule: customer_uid and/or
+// merchant_uid[] select the scheduled (not yet run) payments to revoke.
+func (f *Fake) handleUnschedule(a *apiRequest) apiReply {
+	customerUID, err := a.body.limited("customer_uid", 80, false)
+	if err != nil {
+		return fromErr(err)
+	}
+	merchantUIDs, err := a.body.strings("merchant_uid")
+	if err != nil {
+		return fromErr(err)
+	}
+	if customerUID == "" && len(merchantUIDs) == 0 {
+		return failReply(http.StatusOK, 1, msgNothingToRevoke)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var hits []*schedRec
+	for _, rec := range f.schedules {
+		if rec.r.ScheduleStatus != iamport.ScheduleScheduled {
+			continue
+		}
+		if customerUID != "" && rec.r.CustomerUID != customerUID {
+			continue
+		}
+		if len(merchantUIDs) > 0 && !slices.Contains(merchantUIDs, rec.r.MerchantUID) {
+			continue
+		}
+		hits = append(hits, rec)
+	}
+	if len(hits) == 0 {
+		return failReply(http.StatusOK, 1, msgNothingToRevoke)
+	}
+	slices.SortFunc(hits, func(x, y *schedRec) int { return cmp.Compare(x.seq, y.seq) })
+	out := make([]iamport.ScheduleResult, 0, len(hits))
+	for _, rec := range hits {
+		rec.r.ScheduleStatus = iamport.ScheduleRevoked
+		rec.r.RevokedAt = iamport.Timestamp(f.now.Unix())
+		out = append(out, rec.r)
+	}
+	return okReply(out)
+}
+
+// handleGetSchedule serves GET /subscribe/payments/schedule/{merchant_uid}.
+func (f *Fake) handleGetSchedule(a *apiRequest) apiReply {
+	f.mu.Lock()
+	rec, found := f.schedules[a.ids[0]]
+	var r iamport.ScheduleResult
+	if found {
+		r = rec.r
+	}
+	f.mu.Unlock()
+	if !found {
+		return failReply(http.StatusNotFound, 1, msgScheduleNotFound)
+	}
+	return okReply(r)
+}
+
+// runDueSchedulesLocked executes every scheduled payment whose time has come, oldest
+// schedule_at first, and returns the notifications to send (paid and failed alike).
+func (f *Fake) runDueSchedulesLocked() []hookNote {
+	now := f.now.Unix()
+	var due []*schedRec
+	for _, rec := range f.schedules {
+		if rec.r.ScheduleStatus == iamport.ScheduleScheduled && int64(rec.r.ScheduleAt) <= now {
+			due = append(due, rec)
+		}
+	}
+	slices.SortFunc(due, func(x, y *schedRec) int {
+		return cmp.Or(cmp.Compare(x.r.ScheduleAt, y.r.ScheduleAt), cmp.Compare(x.seq, y.seq))
+	})
+	var notes []hookNote
+	for _, rec := range due {
+		rec.r.ScheduleStatus = iamport.ScheduleExecuted
+		rec.r.ExecutedAt = iamport.Timestamp(now)
+		cust, found := f.customers[rec.r.CustomerUID]
+		switch {
+		case !found:
+			rec.r.PaymentStatus = iamport.StatusFailed
+			rec.r.FailReason = msgUnknownCustomer
+		case f.merchantUIDUsedLocked(rec.r.MerchantUID):
+			rec.r.PaymentStatus = iamport.StatusFailed
+			rec.r.FailReason = msgDuplicateOrder
+		default:
+			pr := f.chargeLocked(cust, rec.c, iamport.UsagePaymentScheduled, f.baseURL)
+			rec.r.ImpUID = pr.p.ImpUID
+			rec.r.PaymentStatus = pr.p.Status
+			rec.r.FailReason = pr.p.FailReason
+			notes = append(notes, f.noteLocked(pr, string(pr.p.Status), ""))
+		}
+	}
+	return notes
+}
