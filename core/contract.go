@@ -64,6 +64,10 @@ type BillingKey struct {
 // ChargeStatus is the state of one charge. pending -> charging -> paid | failed | unknown;
 // unknown -> charging (retry with the same merchant_uid after a lookup found nothing) |
 // paid | failed; paid -> cancelled. Moved only by compare-and-set (Store.UpdateCharge).
+// What iamport reports also moves a row: charging -> unknown (a stale attempt, before the
+// reconciler retries it); pending | charging | unknown -> paid | failed | cancelled (a
+// lookup or webhook settles it); failed -> paid (a late payment, never lost) and
+// failed -> cancelled (that payment cancelled). cancelled is final.
 type ChargeStatus string
 
 // Charge states.
@@ -138,6 +142,8 @@ type Store interface {
 	GetIssuance(ctx context.Context, merchantUID string) (*Issuance, error)
 	// GetIssuanceByCustomerUID finds an issuance by customer_uid. ErrNotFound if none.
 	GetIssuanceByCustomerUID(ctx context.Context, customerUID string) (*Issuance, error)
+	// GetIssuanceByImpUID finds the issuance whose ImpUID is impUID. ErrNotFound if none (and for "").
+	GetIssuanceByImpUID(ctx context.Context, impUID string) (*Issuance, error)
 	// SettleIssuance moves a pending issuance to to.Status (issued, failed or expired),
 	// copying ImpUID, FailReason, CardName, CardNumber, ChargeMerchantUID and UpdatedAt
 	// from to. ErrConflict if it is not pending any more; ErrDuplicate if ImpUID belongs
@@ -161,6 +167,8 @@ type Store interface {
 	CreateCharge(ctx context.Context, c *Charge) (stored *Charge, created bool, err error)
 	// GetCharge finds a charge by merchant_uid. ErrNotFound if none.
 	GetCharge(ctx context.Context, merchantUID string) (*Charge, error)
+	// GetChargeByImpUID finds the charge whose ImpUID is impUID. ErrNotFound if none (and for "").
+	GetChargeByImpUID(ctx context.Context, impUID string) (*Charge, error)
 	// ListCharges returns the user's charges, newest first, at most limit.
 	ListCharges(ctx context.Context, userID string, limit int) ([]*Charge, error)
 	// UpdateCharge applies u if the charge's status is one of from (compare-and-set) and
@@ -372,13 +380,9 @@ type Notification struct {
 	CancellationID string `json:"cancellation_id,omitempty" form:"cancellation_id"`
 }
 
-// ReconcileReport counts what one sweep did.
-type ReconcileReport struct {
-	Claimed, Paid, Failed, StillUnknown, Retried, IssuancesExpired int
-}
+// ReconcileReport: see reconcile.go.
 
-// Service is the billing service. Create it with New; it is safe for concurrent use.
-type Service struct{}
+// Service: see service.go.
 
 // Implemented in service.go and friends:
 //

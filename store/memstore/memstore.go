@@ -163,6 +163,24 @@ func (s *Store) GetIssuanceByCustomerUID(ctx context.Context, customerUID string
 	return copyIssuance(s.issuances[mu]), nil
 }
 
+// GetIssuanceByImpUID returns a copy of the issuance whose ImpUID is impUID. ErrNotFound
+// if none, and for "".
+func (s *Store) GetIssuanceByImpUID(ctx context.Context, impUID string) (*core.Issuance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if impUID == "" {
+		return nil, fmt.Errorf("memstore: issuance: %w", core.ErrNotFound)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mu, ok := s.issByImp[impUID]
+	if !ok {
+		return nil, fmt.Errorf("memstore: issuance: %w", core.ErrNotFound)
+	}
+	return copyIssuance(s.issuances[mu]), nil
+}
+
 // SettleIssuance moves a pending issuance to to.Status (issued, failed or expired). The
 // non-empty ImpUID, FailReason, CardName, CardNumber and ChargeMerchantUID of to, and a
 // non-zero to.UpdatedAt, replace the stored values; empty ones leave them as they are.
@@ -366,6 +384,24 @@ func (s *Store) GetCharge(ctx context.Context, merchantUID string) (*core.Charge
 		return nil, fmt.Errorf("memstore: charge: %w", core.ErrNotFound)
 	}
 	return copyCharge(ch), nil
+}
+
+// GetChargeByImpUID returns a copy of the charge whose ImpUID is impUID. ErrNotFound if
+// none, and for "".
+func (s *Store) GetChargeByImpUID(ctx context.Context, impUID string) (*core.Charge, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if impUID == "" {
+		return nil, fmt.Errorf("memstore: charge: %w", core.ErrNotFound)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mu, ok := s.chargeByImp[impUID]
+	if !ok {
+		return nil, fmt.Errorf("memstore: charge: %w", core.ErrNotFound)
+	}
+	return copyCharge(s.charges[mu]), nil
 }
 
 // ListCharges returns copies of the user's charges, newest CreatedAt first (ties: the

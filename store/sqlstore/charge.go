@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -86,6 +87,20 @@ func (s *Store) GetCharge(ctx context.Context, merchantUID string) (*core.Charge
 		s.q("SELECT "+chargeCols+" FROM billkey_charges WHERE merchant_uid = ?"), merchantUID))
 	if err != nil {
 		return nil, mapErr("get charge", err)
+	}
+	return c, nil
+}
+
+// GetChargeByImpUID implements core.Store. "" is ErrNotFound without a query: an unknown
+// imp_uid is stored as NULL.
+func (s *Store) GetChargeByImpUID(ctx context.Context, impUID string) (*core.Charge, error) {
+	if impUID == "" {
+		return nil, fmt.Errorf("sqlstore: get charge by imp_uid: %w", core.ErrNotFound)
+	}
+	c, err := scanCharge(s.db.QueryRowContext(ctx,
+		s.q("SELECT "+chargeCols+" FROM billkey_charges WHERE imp_uid = ?"), impUID))
+	if err != nil {
+		return nil, mapErr("get charge by imp_uid", err)
 	}
 	return c, nil
 }

@@ -64,6 +64,20 @@ func (s *Store) GetIssuanceByCustomerUID(ctx context.Context, customerUID string
 	return is, nil
 }
 
+// GetIssuanceByImpUID implements core.Store. "" is ErrNotFound without a query: an
+// unknown imp_uid is stored as NULL.
+func (s *Store) GetIssuanceByImpUID(ctx context.Context, impUID string) (*core.Issuance, error) {
+	if impUID == "" {
+		return nil, fmt.Errorf("sqlstore: get issuance by imp_uid: %w", core.ErrNotFound)
+	}
+	is, err := scanIssuance(s.db.QueryRowContext(ctx,
+		s.q("SELECT "+issuanceCols+" FROM billkey_issuances WHERE imp_uid = ?"), impUID))
+	if err != nil {
+		return nil, mapErr("get issuance by imp_uid", err)
+	}
+	return is, nil
+}
+
 // SettleIssuance implements core.Store. The compare-and-set UPDATE and the billing-key
 // replacement run in one transaction. Empty strings and a zero UpdatedAt in to leave the
 // stored values as they are.

@@ -275,6 +275,56 @@ func testCharges(t *testing.T, newStore func(*testing.T) core.Store) {
 		require.NoError(f.t, err)
 	})
 
+	run(t, newStore, "ByImpUID", func(f *fixture) {
+		c := f.createCharge(f.charge(f.user()))
+		f.drive(c.MerchantUID, core.ChargeCharging)
+		for _, imp := range []string{"", f.impUID()} {
+			_, err := f.s.GetChargeByImpUID(f.ctx, imp)
+			require.ErrorIs(f.t, err, core.ErrNotFound, "imp_uid %q before any update", imp)
+		}
+		imp := f.impUID()
+		want, err := f.s.UpdateCharge(f.ctx, c.MerchantUID, []core.ChargeStatus{core.ChargeCharging},
+			core.ChargeUpdate{Status: core.ChargePaid, ImpUID: imp, PaidAt: f.now, At: f.now})
+		require.NoError(f.t, err)
+
+		got, err := f.s.GetChargeByImpUID(f.ctx, imp)
+		require.NoError(f.t, err)
+		requireCharge(f.t, want, got)
+		got.UserID, got.Amount, got.Status, got.ImpUID = "mallory", 1, core.ChargeFailed, "imp_other"
+		again, err := f.s.GetChargeByImpUID(f.ctx, imp)
+		require.NoError(f.t, err)
+		requireCharge(f.t, want, again)
+
+		// A later update (here: the cancellation) is what the lookup returns.
+		want, err = f.s.UpdateCharge(f.ctx, c.MerchantUID, []core.ChargeStatus{core.ChargePaid},
+			core.ChargeUpdate{Status: core.ChargeCancelled, At: f.now.Add(time.Second)})
+		require.NoError(f.t, err)
+		got, err = f.s.GetChargeByImpUID(f.ctx, imp)
+		require.NoError(f.t, err)
+		requireCharge(f.t, want, got)
+
+		// A charge created with its imp_uid is found too; charges without one are not
+		// found by "", and an unknown imp_uid finds nothing.
+		withImp := f.charge(f.user())
+		withImp.ImpUID = f.impUID()
+		f.createCharge(withImp)
+		got, err = f.s.GetChargeByImpUID(f.ctx, withImp.ImpUID)
+		require.NoError(f.t, err)
+		requireCharge(f.t, withImp, got)
+		f.createCharge(f.charge(f.user()))
+		for _, imp := range []string{"", f.impUID()} {
+			_, err := f.s.GetChargeByImpUID(f.ctx, imp)
+			require.ErrorIs(f.t, err, core.ErrNotFound, "imp_uid %q", imp)
+		}
+		// An issuance's imp_uid is no charge's.
+		is := f.createIssuance(f.user())
+		to, key := f.issued(is, "BC")
+		_, err = f.s.SettleIssuance(f.ctx, is.MerchantUID, to, key)
+		require.NoError(f.t, err)
+		_, err = f.s.GetChargeByImpUID(f.ctx, to.ImpUID)
+		require.ErrorIs(f.t, err, core.ErrNotFound)
+	})
+
 	run(t, newStore, "Times", func(f *fixture) {
 		seoul := time.FixedZone("KST", 9*60*60)
 		at := func(d time.Duration) time.Time { return f.now.Add(d).In(seoul) }

@@ -346,6 +346,52 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 		}
 	})
 
+	run(t, newStore, "ByImpUID", func(f *fixture) {
+		is := f.createIssuance(f.user())
+		for _, imp := range []string{"", f.impUID()} {
+			_, err := f.s.GetIssuanceByImpUID(f.ctx, imp)
+			require.ErrorIs(f.t, err, core.ErrNotFound, "imp_uid %q before any settlement", imp)
+		}
+		to, key := f.issued(is, "BC")
+		_, err := f.s.SettleIssuance(f.ctx, is.MerchantUID, to, key)
+		require.NoError(f.t, err)
+		want := f.getIssuance(is.MerchantUID)
+		require.Equal(f.t, to.ImpUID, want.ImpUID)
+
+		got, err := f.s.GetIssuanceByImpUID(f.ctx, to.ImpUID)
+		require.NoError(f.t, err)
+		requireIssuance(f.t, want, got)
+		got.UserID, got.Status, got.ImpUID = "mallory", core.IssuancePending, "imp_other"
+		again, err := f.s.GetIssuanceByImpUID(f.ctx, to.ImpUID)
+		require.NoError(f.t, err)
+		requireIssuance(f.t, want, again)
+
+		// Failed settlements record their imp_uid too; issuances without one are not
+		// found by "" and an unknown imp_uid finds nothing.
+		failed := f.createIssuance(f.user())
+		imp := f.impUID()
+		_, err = f.s.SettleIssuance(f.ctx, failed.MerchantUID,
+			&core.Issuance{Status: core.IssuanceFailed, ImpUID: imp, FailReason: "declined"}, nil)
+		require.NoError(f.t, err)
+		got, err = f.s.GetIssuanceByImpUID(f.ctx, imp)
+		require.NoError(f.t, err)
+		requireIssuance(f.t, f.getIssuance(failed.MerchantUID), got)
+		f.createIssuance(f.user())
+		for _, imp := range []string{"", f.impUID()} {
+			_, err := f.s.GetIssuanceByImpUID(f.ctx, imp)
+			require.ErrorIs(f.t, err, core.ErrNotFound, "imp_uid %q", imp)
+		}
+		// A charge's imp_uid is no issuance's.
+		c := f.createCharge(f.charge(f.user()))
+		f.drive(c.MerchantUID, core.ChargeCharging)
+		chargeImp := f.impUID()
+		_, err = f.s.UpdateCharge(f.ctx, c.MerchantUID, []core.ChargeStatus{core.ChargeCharging},
+			core.ChargeUpdate{Status: core.ChargePaid, ImpUID: chargeImp})
+		require.NoError(f.t, err)
+		_, err = f.s.GetIssuanceByImpUID(f.ctx, chargeImp)
+		require.ErrorIs(f.t, err, core.ErrNotFound)
+	})
+
 	run(t, newStore, "ReturnsCopies", func(f *fixture) {
 		is := f.issuance(f.user())
 		want := cloneIssuance(is)

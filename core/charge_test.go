@@ -1,0 +1,389 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/iamport"
+	"github.com/billkey/billkey/iamport/iamporttest"
+)
+
+func TestChargePlan(t *testing.T) {
+	h := newSH(t)
+	ctx := context.Background()
+	h.issueKey("u1", iamporttest.CardOK)
+	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "order-1"})
+	require.NoError(t, err)
+	assert.Equal(t, core.ChargePaid, v.Status)
+	assert.Equal(t, int64(9900), v.Amount)
+	assert.Equal(t, "Basic monthly", v.Name)
+	assert.Equal(t, "basic", v.PlanID)
+	require.NotNil(t, v.PaidAt)
+	assert.Regexp(t, `^bkc[0-9a-z]{29}$`, v.MerchantUID)
+
+	ps := h.fake.PaymentsByMerchantUID(v.MerchantUID)
+	require.Len(t, ps, 1)
+	assert.Equal(t, iamport.StatusPaid, ps[0].Status)
+	assert.Equal(t, int64(9900), ps[0].Amount, "R1: the plan's price is charged")
+	assert.Equal(t, h.customerUID("u1"), ps[0].CustomerUID)
+
+	c, err := h.store.GetCharge(ctx, v.MerchantUID)
+	require.NoError(t, err)
+	assert.Equal(t, ps[0].ImpUID, c.ImpUID)
+	assert.Equal(t, 1, c.Attempts)
+	assert.Equal(t, 1, h.events.Count(core.EventChargePaid, v.MerchantUID))
+
+	// The same idempotency key returns the same charge and calls nobody.
+	before := h.calls()
+	v2, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "order-1"})
+	require.NoError(t, err)
+	assert.Equal(t, v, v2)
+	assert.Equal(t, before, h.calls())
+	// Another user's key space is separate.
+	h.issueKey("u2", iamporttest.CardOK)
+	v3, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u2", PlanID: "basic", IdempotencyKey: "order-1"})
+	require.NoError(t, err)
+	assert.NotEqual(t, v.MerchantUID, v3.MerchantUID)
+
+	got, err := h.svc.GetCharge(ctx, "u1", v.MerchantUID)
+	require.NoError(t, err)
+	assert.Equal(t, v, got)
+}
+
+func TestChargeExplicitAmountFromGo(t *testing.T) {
+	h := newSH(t)
+	h.issueKey("u1", iamporttest.CardOK)
+	v, err := h.svc.Charge(context.Background(), core.ChargeRequest{UserID: "u1", IdempotencyKey: "renewal-2026-03", Amount: 12345, Name: "3월 이용료"})
+	require.NoError(t, err)
+	assert.Equal(t, core.ChargePaid, v.Status)
+	assert.Empty(t, v.PlanID)
+	ps := h.fake.PaymentsByMerchantUID(v.MerchantUID)
+	require.Len(t, ps, 1)
+	assert.Equal(t, int64(12345), ps[0].Amount)
+	assert.Equal(t, "3월 이용료", ps[0].Name)
+
+	_, err = h.svc.Charge(context.Background(), core.ChargeRequest{UserID: "u1", IdempotencyKey: "renewal-2026-03", Amount: 99999, Name: "3월 이용료"})
+	assert.Equal(t, core.CodeIdempotencyKeyReused, errCode(t, err))
+}
+
+func TestChargeRequestRules(t *testing.T) {
+	h := newSH(t)
+	ctx := context.Background()
+	h.issueKey("u1", iamporttest.CardOK)
+	_, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+	require.NoError(t, err)
+	before := h.calls()
+	long := make([]byte, 129)
+	for i := range long {
+		long[i] = 'k'
+	}
+	cases := []struct {
+		name string
+		req  core.ChargeRequest
+		code string
+	}{
+		{"no user", core.ChargeRequest{PlanID: "basic", IdempotencyKey: "k"}, core.CodeUnauthenticated},
+		{"no key", core.ChargeRequest{UserID: "u1", PlanID: "basic"}, core.CodeIdempotencyKeyRequired},
+		{"long key", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: string(long)}, core.CodeInvalidRequest},
+		{"control in key", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "a\nb"}, core.CodeInvalidRequest},
+		{"reserved key", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "billkey:issuance:x"}, core.CodeInvalidRequest},
+		// R1: a plan charge cannot carry an amount or a name.
+		{"plan and amount", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k2", Amount: 1}, core.CodeInvalidRequest},
+		{"plan and name", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k2", Name: "cheap"}, core.CodeInvalidRequest},
+		{"unknown plan", core.ChargeRequest{UserID: "u1", PlanID: "gold", IdempotencyKey: "k2"}, core.CodePlanUnknown},
+		{"nothing to charge", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2"}, core.CodeInvalidRequest},
+		{"negative amount", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2", Amount: -1, Name: "x"}, core.CodeInvalidRequest},
+		{"amount without name", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2", Amount: 100}, core.CodeInvalidRequest},
+		{"name too long", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2", Amount: 100, Name: string(long[:41])}, core.CodeInvalidRequest},
+		{"key reused for another plan", core.ChargeRequest{UserID: "u1", PlanID: "pro", IdempotencyKey: "k1"}, core.CodeIdempotencyKeyReused},
+		{"no billing key", core.ChargeRequest{UserID: "u2", PlanID: "basic", IdempotencyKey: "k1"}, core.CodeBillingKeyMissing},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := h.svc.Charge(ctx, tc.req)
+			assert.Nil(t, v)
+			assert.Equal(t, tc.code, errCode(t, err))
+		})
+	}
+	assert.Equal(t, before, h.calls(), "refused requests call nobody")
+	cs, err := h.svc.ListCharges(ctx, "u1", 0)
+	require.NoError(t, err)
+	assert.Len(t, cs, 1, "and store nothing")
+}
+
+func TestChargeDeclined(t *testing.T) {
+	h := newSH(t)
+	ctx := context.Background()
+	h.issueKey("u1", iamporttest.CardDeclined)
+	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+	assert.Equal(t, core.CodeCardDeclined, errCode(t, err))
+	assert.Equal(t, 402, errStatus(t, err))
+	require.NotNil(t, v)
+	assert.Equal(t, core.ChargeFailed, v.Status)
+	assert.NotEmpty(t, v.FailReason)
+	assert.Nil(t, v.PaidAt)
+	assert.Equal(t, 1, h.events.Count(core.EventChargeFailed, v.MerchantUID))
+	got, err := h.svc.GetCharge(ctx, "u1", v.MerchantUID)
+	require.NoError(t, err)
+	assert.Equal(t, v, got)
+	c, err := h.store.GetCharge(ctx, v.MerchantUID)
+	require.NoError(t, err)
+	assert.NotEmpty(t, c.ImpUID, "the failed payment is recorded")
+
+	// Same key: the same answer, no second again.
+	v2, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+	assert.Equal(t, core.CodeCardDeclined, errCode(t, err))
+	assert.Equal(t, v, v2)
+	assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain))
+}
+
+func TestChargeDeclineAfter(t *testing.T) {
+	h := newSH(t)
+	ctx := context.Background()
+	h.issueKey("u1", iamporttest.CardDeclineAfter+"02")
+	for i, want := range []core.ChargeStatus{core.ChargePaid, core.ChargePaid, core.ChargeFailed} {
+		v, _ := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: fmt.Sprint("k", i)})
+		require.NotNil(t, v)
+		assert.Equal(t, want, v.Status, "charge %d", i)
+	}
+}
+
+// A request-level refusal (the key is gone at iamport): failed with iamport's message,
+// after a lookup showed nothing was paid under the merchant_uid.
+func TestChargeUnknownCustomer(t *testing.T) {
+	h := newSH(t)
+	ctx := context.Background()
+	h.issueKey("u1", iamporttest.CardOK)
+	require.True(t, h.fake.DeleteCustomerKey(h.customerUID("u1")))
+	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+	assert.Equal(t, core.CodeCardDeclined, errCode(t, err))
+	require.NotNil(t, v)
+	assert.Equal(t, core.ChargeFailed, v.Status)
+	assert.Equal(t, "등록되지 않은 구매자입니다.", v.FailReason)
+	assert.Equal(t, 1, h.fake.Count(iamporttest.EPFindPayment))
+}
+
+// R4: 200 concurrent requests with one idempotency key make exactly one `again`.
+func TestChargeConcurrentOneKey(t *testing.T) {
+	h := newSH(t)
+	ctx := context.Background()
+	h.issueKey("u1", iamporttest.CardOK)
+	const n = 200
+	views := make([]*core.ChargeView, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			views[i], errs[i] = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "pro", IdempotencyKey: "double-click"})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain))
+	for i := range n {
+		require.NotNil(t, views[i], "%v", errs[i])
+		assert.Equal(t, views[0].MerchantUID, views[i].MerchantUID)
+		if errs[i] != nil {
+			assert.Equal(t, core.CodeChargeInProgress, errCode(t, errs[i]))
+		}
+	}
+	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "pro", IdempotencyKey: "double-click"})
+	require.NoError(t, err)
+	assert.Equal(t, core.ChargePaid, v.Status)
+	assert.Equal(t, 1, h.paidAtFake(v.MerchantUID))
+	assert.Equal(t, 1, h.events.Count(core.EventChargePaid, ""))
+	cs, err := h.svc.ListCharges(ctx, "u1", 0)
+	require.NoError(t, err)
+	assert.Len(t, cs, 1)
+}
+
+// R5: every fault after `again` may have been sent leaves the charge unknown, and the
+// reconciler's lookup settles it paid, with exactly one payment at the fake.
+func TestChargeUnknownThenReconciled(t *testing.T) {
+	cases := []struct {
+		name     string
+		fault    iamporttest.Fault
+		recorded bool // the fake recorded the payment before failing
+	}{
+		{"drop after", iamporttest.Fault{DropAfter: true}, true},
+		{"truncated", iamporttest.Fault{Truncate: true}, true},
+		{"stall past the client timeout", iamporttest.Fault{Stall: 5 * time.Second}, true},
+		{"502 without acting", iamporttest.Fault{Status: 502}, false},
+		{"drop before", iamporttest.Fault{DropBefore: true}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newSH(t, shClient(func(c *iamport.Config) { c.Timeout = 300 * time.Millisecond }))
+			ctx := context.Background()
+			h.issueKey("u1", iamporttest.CardOK)
+			h.fake.Inject(iamporttest.EPAgain, tc.fault)
+			v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+			assert.Equal(t, core.CodeChargeInProgress, errCode(t, err))
+			assert.Equal(t, 202, errStatus(t, err))
+			require.NotNil(t, v)
+			assert.Equal(t, core.ChargeUnknown, v.Status, "never failed")
+			assert.Equal(t, 1, h.events.Count(core.EventChargeUnknown, v.MerchantUID))
+
+			// Asking again with the same key does not send again.
+			v2, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+			assert.Equal(t, core.CodeChargeInProgress, errCode(t, err))
+			assert.Equal(t, core.ChargeUnknown, v2.Status)
+			assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain))
+
+			// Too early: the reconciler leaves fresh rows alone.
+			rep, err := h.svc.Reconcile(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, 0, rep.Claimed)
+
+			h.clock.Advance(3 * time.Minute)
+			rep, err = h.svc.Reconcile(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, 1, rep.Claimed)
+			assert.Equal(t, 1, rep.Paid)
+			got, err := h.svc.GetCharge(ctx, "u1", v.MerchantUID)
+			require.NoError(t, err)
+			assert.Equal(t, core.ChargePaid, got.Status)
+			assert.Equal(t, 1, h.paidAtFake(v.MerchantUID), "one payment at iamport")
+			assert.Len(t, h.fake.PaymentsByMerchantUID(v.MerchantUID), 1)
+			if !tc.recorded {
+				assert.Equal(t, 1, rep.Retried, "nothing reached iamport: sent again with the same merchant_uid")
+				assert.Equal(t, 2, h.fake.Count(iamporttest.EPAgain))
+			} else {
+				assert.Equal(t, 0, rep.Retried)
+				assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain))
+			}
+			assert.Equal(t, 1, h.events.Count(core.EventChargePaid, v.MerchantUID))
+			requireLookupBetweenAgains(t, h)
+
+			// Settled: a further sweep has nothing to do.
+			h.clock.Advance(3 * time.Minute)
+			rep, err = h.svc.Reconcile(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, 0, rep.Claimed)
+		})
+	}
+}
+
+// requireLookupBetweenAgains checks R6 on the fake's call log: a second `again` is never
+// sent without a lookup by merchant_uid in between.
+func requireLookupBetweenAgains(t *testing.T, h *sh) { requireLookupBetweenAgainsFrom(t, h, 0) }
+
+// requireLookupBetweenAgainsFrom checks R6 from the from-th call on.
+func requireLookupBetweenAgainsFrom(t *testing.T, h *sh, from int) {
+	t.Helper()
+	sawAgain, lookedUp := false, false
+	for _, c := range h.fake.Calls()[from:] {
+		switch c.Endpoint {
+		case iamporttest.EPAgain:
+			if sawAgain {
+				require.True(t, lookedUp, "a second again without a lookup in between")
+			}
+			sawAgain, lookedUp = true, false
+		case iamporttest.EPFindPayment, iamporttest.EPFindAll:
+			lookedUp = true
+		}
+	}
+}
+
+// R6 across many faults and sweeps: agains are always separated by lookups, and the
+// charge ends paid once.
+func TestChargeRetriesOnlyAfterLookup(t *testing.T) {
+	h := newSH(t, shClient(func(c *iamport.Config) { c.Timeout = 300 * time.Millisecond }))
+	ctx := context.Background()
+	h.issueKey("u1", iamporttest.CardOK)
+	h.fake.Inject(iamporttest.EPAgain,
+		iamporttest.Fault{DropBefore: true}, iamporttest.Fault{Status: 503, DropBefore: true},
+		iamporttest.Fault{DropBefore: true})
+	v, _ := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+	require.NotNil(t, v)
+	for range 5 {
+		h.clock.Advance(3 * time.Minute)
+		_, err := h.svc.Reconcile(ctx)
+		require.NoError(t, err)
+	}
+	got, err := h.svc.GetCharge(ctx, "u1", v.MerchantUID)
+	require.NoError(t, err)
+	assert.Equal(t, core.ChargePaid, got.Status)
+	assert.Equal(t, 1, h.paidAtFake(v.MerchantUID))
+	assert.Equal(t, 4, h.fake.Count(iamporttest.EPAgain))
+	requireLookupBetweenAgains(t, h)
+	c, err := h.store.GetCharge(ctx, v.MerchantUID)
+	require.NoError(t, err)
+	assert.Equal(t, 4, c.Attempts)
+}
+
+// The caller going away while `again` is in flight does not lose track of the charge:
+// the outcome is recorded (unknown) and the reconciler finishes it.
+func TestChargeCallerGoesAway(t *testing.T) {
+	h := newSH(t)
+	h.issueKey("u1", iamporttest.CardOK)
+	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{Latency: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+	assert.Equal(t, core.CodeChargeInProgress, errCode(t, err))
+	require.NotNil(t, v)
+	assert.Equal(t, core.ChargeUnknown, v.Status, "recorded although the caller's context ended")
+	h.clock.Advance(3 * time.Minute)
+	rep, err := h.svc.Reconcile(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Paid)
+	got, err := h.svc.GetCharge(context.Background(), "u1", v.MerchantUID)
+	require.NoError(t, err)
+	assert.Equal(t, core.ChargePaid, got.Status)
+	assert.Equal(t, 1, h.paidAtFake(v.MerchantUID))
+	requireLookupBetweenAgains(t, h)
+}
+
+// R11: another user's charge is a 404 and nobody is called.
+func TestGetChargeForeign(t *testing.T) {
+	h := newSH(t)
+	ctx := context.Background()
+	h.issueKey("alice", iamporttest.CardOK)
+	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "alice", PlanID: "basic", IdempotencyKey: "k1"})
+	require.NoError(t, err)
+	before := h.calls()
+	_, err = h.svc.GetCharge(ctx, "mallory", v.MerchantUID)
+	assert.Equal(t, core.CodeNotFound, errCode(t, err))
+	_, err = h.svc.GetCharge(ctx, "alice", "bkcnosuchcharge")
+	assert.Equal(t, core.CodeNotFound, errCode(t, err))
+	_, err = h.svc.GetCharge(ctx, "alice", "../../x")
+	assert.Equal(t, core.CodeNotFound, errCode(t, err))
+	// mallory's charges never include alice's, and mallory cannot charge alice's key.
+	cs, err := h.svc.ListCharges(ctx, "mallory", 10)
+	require.NoError(t, err)
+	assert.Empty(t, cs)
+	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "mallory", PlanID: "basic", IdempotencyKey: "k1"})
+	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
+	_, err = h.svc.BillingKey(ctx, "mallory")
+	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
+	assert.Equal(t, before, h.calls())
+}
+
+func TestListChargesNewestFirst(t *testing.T) {
+	h := newSH(t)
+	ctx := context.Background()
+	h.issueKey("u1", iamporttest.CardOK)
+	var ids []string
+	for i := range 5 {
+		v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: fmt.Sprint("k", i)})
+		require.NoError(t, err)
+		ids = append(ids, v.MerchantUID)
+		h.clock.Advance(time.Second)
+	}
+	cs, err := h.svc.ListCharges(ctx, "u1", 3)
+	require.NoError(t, err)
+	require.Len(t, cs, 3)
+	assert.Equal(t, []string{ids[4], ids[3], ids[2]}, []string{cs[0].MerchantUID, cs[1].MerchantUID, cs[2].MerchantUID})
+}

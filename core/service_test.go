@@ -1,0 +1,415 @@
+package core_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/iamport"
+	"github.com/billkey/billkey/iamport/iamporttest"
+	"github.com/billkey/billkey/store/memstore"
+)
+
+// t0 is where every test clock starts.
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+var svcPlans = []core.Plan{
+	{ID: "basic", Name: "Basic monthly", Amount: 9900},
+	{ID: "pro", Name: "Pro monthly", Amount: 29000},
+}
+
+// clock is a settable test clock.
+type svcClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *svcClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *svcClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// svcEvents records events.
+type svcEvents struct {
+	mu  sync.Mutex
+	all []core.Event
+}
+
+func (l *svcEvents) Handle(_ context.Context, e core.Event) {
+	l.mu.Lock()
+	l.all = append(l.all, e)
+	l.mu.Unlock()
+}
+
+func (l *svcEvents) Events() []core.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]core.Event(nil), l.all...)
+}
+
+// Count counts events of kind (for merchantUID, if not empty).
+func (l *svcEvents) Count(kind core.EventKind, merchantUID string) int {
+	n := 0
+	for _, e := range l.Events() {
+		if e.Kind == kind && (merchantUID == "" || e.MerchantUID == merchantUID) {
+			n++
+		}
+	}
+	return n
+}
+
+// svcLogs is a goroutine-safe log sink.
+type svcLogs struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *svcLogs) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *svcLogs) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// sh is one fresh fake, store, clock and service.
+type sh struct {
+	t      *testing.T
+	fake   *iamporttest.Server
+	client *iamport.Client
+	store  core.Store
+	clock  *svcClock
+	events *svcEvents
+	logs   *svcLogs
+	svc    *core.Service
+	cfg    core.Config
+}
+
+type shOpts struct {
+	fakeOpts   []iamporttest.Option
+	clientOpts []func(*iamport.Config)
+	cfg        func(*core.Config)
+}
+
+func shFake(o ...iamporttest.Option) func(*shOpts) {
+	return func(h *shOpts) { h.fakeOpts = append(h.fakeOpts, o...) }
+}
+
+func shClient(o func(*iamport.Config)) func(*shOpts) {
+	return func(h *shOpts) { h.clientOpts = append(h.clientOpts, o) }
+}
+
+func shConfig(f func(*core.Config)) func(*shOpts) {
+	return func(h *shOpts) { h.cfg = f }
+}
+
+func newSH(t *testing.T, opts ...func(*shOpts)) *sh {
+	t.Helper()
+	var o shOpts
+	for _, f := range opts {
+		f(&o)
+	}
+	h := &sh{t: t, clock: &svcClock{t: t0}, events: &svcEvents{}, logs: &svcLogs{}}
+	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.fake = iamporttest.NewServer(append([]iamporttest.Option{iamporttest.WithClock(t0)}, o.fakeOpts...)...)
+	t.Cleanup(h.fake.Close)
+	copts := append([]func(*iamport.Config){func(c *iamport.Config) {
+		c.Logger = logger
+		c.MaxRetries = 1
+	}}, o.clientOpts...)
+	h.client = h.fake.Client(copts...)
+	h.store = memstore.New()
+	h.cfg = core.Config{
+		MerchantCode: iamporttest.MerchantCode,
+		Client:       h.client,
+		Store:        h.store,
+		Company:      "Shop",
+		Plans:        svcPlans,
+		PublicURL:    "https://shop.example.com/billing",
+		SuccessURL:   "/subscribed",
+		FailureURL:   "/subscribe-failed",
+		Logger:       logger,
+		Now:          h.clock.Now,
+		Events:       h.events,
+		InstanceID:   "test-instance",
+	}
+	if o.cfg != nil {
+		o.cfg(&h.cfg)
+	}
+	svc, err := core.New(h.cfg)
+	require.NoError(t, err)
+	h.svc = svc
+	return h
+}
+
+// prepare runs PrepareIssuance for user.
+func (h *sh) prepare(user, plan string) *core.IssuanceRequest {
+	h.t.Helper()
+	req, err := h.svc.PrepareIssuance(context.Background(), core.Buyer{UserID: user, Name: "Kim", Email: "kim@example.com", Tel: "010-1234-5678"}, plan)
+	require.NoError(h.t, err)
+	return req
+}
+
+// window plays the payment window for req with card.
+func (h *sh) window(req *core.IssuanceRequest, card string, mobile bool) *iamporttest.IssueResult {
+	h.t.Helper()
+	p := req.Params
+	res, err := h.fake.IssueBillingKey(iamporttest.IssueRequest{
+		PG: p.PG, PayMethod: p.PayMethod, MerchantUID: p.MerchantUID, CustomerUID: p.CustomerUID,
+		Name: p.Name, Amount: p.Amount, BuyerName: p.BuyerName, BuyerEmail: p.BuyerEmail,
+		BuyerTel: p.BuyerTel, NoticeURL: p.NoticeURL, MRedirectURL: p.MRedirectURL,
+		CardNumber: card, Mobile: mobile,
+	})
+	require.NoError(h.t, err)
+	return res
+}
+
+// impUID is the imp_uid of a window result ("" when none).
+func windowImpUID(res *iamporttest.IssueResult) string {
+	if res.Payment == nil {
+		return ""
+	}
+	return res.Payment.ImpUID
+}
+
+// issueKey gives user a billing key through the whole PC flow.
+func (h *sh) issueKey(user, card string) *core.IssuanceResult {
+	h.t.Helper()
+	req := h.prepare(user, "")
+	res := h.window(req, card, false)
+	out, err := h.svc.CompleteIssuance(context.Background(), user, core.CompleteInput{
+		MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback,
+	})
+	require.NoError(h.t, err)
+	require.Equal(h.t, core.IssuanceIssued, out.Status)
+	return out
+}
+
+// customerUID is the user's stored customer_uid.
+func (h *sh) customerUID(user string) string {
+	h.t.Helper()
+	k, err := h.store.GetBillingKey(context.Background(), user)
+	require.NoError(h.t, err)
+	return k.CustomerUID
+}
+
+// calls is the number of calls the fake has served.
+func (h *sh) calls() int { return len(h.fake.Calls()) }
+
+// paidAtFake counts paid payments at the fake under merchantUID.
+func (h *sh) paidAtFake(merchantUID string) int {
+	n := 0
+	for _, p := range h.fake.PaymentsByMerchantUID(merchantUID) {
+		if p.Status == iamport.StatusPaid {
+			n++
+		}
+	}
+	return n
+}
+
+func errCode(t *testing.T, err error) string {
+	t.Helper()
+	require.Error(t, err)
+	var e *core.Error
+	require.ErrorAs(t, err, &e)
+	return e.Code
+}
+
+func errStatus(t *testing.T, err error) int {
+	t.Helper()
+	var e *core.Error
+	require.ErrorAs(t, err, &e)
+	return e.Status
+}
+
+func TestNewDefaults(t *testing.T) {
+	h := newSH(t)
+	req := h.prepare("u1", "")
+	assert.Equal(t, core.DefaultSDKURL, req.SDKURL)
+	assert.Equal(t, "kcp_billing", req.Params.PG)
+	assert.Equal(t, t0.Add(30*time.Minute), req.ExpiresAt)
+	assert.Equal(t, "https://shop.example.com/billing/billing-key/redirect", req.Params.MRedirectURL)
+}
+
+func TestNewValidation(t *testing.T) {
+	fake := iamporttest.NewServer()
+	t.Cleanup(fake.Close)
+	base := func() core.Config {
+		return core.Config{
+			MerchantCode: "imp12345678",
+			Client:       fake.Client(),
+			Store:        memstore.New(),
+			Plans:        svcPlans,
+			PublicURL:    "https://shop.example.com/billing",
+			SuccessURL:   "/ok",
+			FailureURL:   "https://shop.example.com/fail?x=1",
+		}
+	}
+	_, err := core.New(base())
+	require.NoError(t, err)
+
+	cases := []struct {
+		name  string
+		field string
+		mod   func(*core.Config)
+	}{
+		{"no merchant code", "MerchantCode", func(c *core.Config) { c.MerchantCode = "" }},
+		{"merchant code without imp", "MerchantCode", func(c *core.Config) { c.MerchantCode = "12345678" }},
+		{"merchant code with symbols", "MerchantCode", func(c *core.Config) { c.MerchantCode = "imp1234-5678" }},
+		{"no client", "Client", func(c *core.Config) { c.Client = nil }},
+		{"no store", "Store", func(c *core.Config) { c.Store = nil }},
+		{"other pg", "PG", func(c *core.Config) { c.PG = "kcp" }},
+		{"pg bad site", "PG", func(c *core.Config) { c.PG = "kcp_billing./x" }},
+		{"duplicate plan", "Plans[1].ID", func(c *core.Config) {
+			c.Plans = []core.Plan{{ID: "a", Name: "A", Amount: 1}, {ID: "a", Name: "B", Amount: 2}}
+		}},
+		{"zero amount", "Plans[0].Amount", func(c *core.Config) { c.Plans = []core.Plan{{ID: "a", Name: "A"}} }},
+		{"negative amount", "Plans[0].Amount", func(c *core.Config) { c.Plans = []core.Plan{{ID: "a", Name: "A", Amount: -5}} }},
+		{"long name", "Plans[0].Name", func(c *core.Config) {
+			c.Plans = []core.Plan{{ID: "a", Name: strings.Repeat("가", 41), Amount: 1}}
+		}},
+		{"empty plan id", "Plans[0].ID", func(c *core.Config) { c.Plans = []core.Plan{{Name: "A", Amount: 1}} }},
+		{"plan id with slash", "Plans[0].ID", func(c *core.Config) { c.Plans = []core.Plan{{ID: "a/b", Name: "A", Amount: 1}} }},
+		{"no public url", "PublicURL", func(c *core.Config) { c.PublicURL = "" }},
+		{"relative public url", "PublicURL", func(c *core.Config) { c.PublicURL = "/billing" }},
+		{"ftp public url", "PublicURL", func(c *core.Config) { c.PublicURL = "ftp://shop.example.com" }},
+		{"public url with query", "PublicURL", func(c *core.Config) { c.PublicURL = "https://shop.example.com/b?x=1" }},
+		{"public url with fragment", "PublicURL", func(c *core.Config) { c.PublicURL = "https://shop.example.com/b#x" }},
+		{"public url with userinfo", "PublicURL", func(c *core.Config) { c.PublicURL = "https://u:p@shop.example.com/b" }},
+		{"relative notice url", "NoticeURL", func(c *core.Config) { c.NoticeURL = "/webhook" }},
+		{"no success url", "SuccessURL", func(c *core.Config) { c.SuccessURL = "" }},
+		{"no failure url", "FailureURL", func(c *core.Config) { c.FailureURL = "" }},
+		{"foreign success url", "SuccessURL", func(c *core.Config) { c.SuccessURL = "https://evil.example.net/ok" }},
+		{"other scheme success url", "SuccessURL", func(c *core.Config) { c.SuccessURL = "http://shop.example.com/ok" }},
+		{"scheme-relative success url", "SuccessURL", func(c *core.Config) { c.SuccessURL = "//evil.example.net/ok" }},
+		{"backslash success url", "SuccessURL", func(c *core.Config) { c.SuccessURL = "/\\evil.example.net/ok" }},
+		{"encoded slash success url", "SuccessURL", func(c *core.Config) { c.SuccessURL = "/%2Fevil.example.net/ok" }},
+		{"userinfo success url", "SuccessURL", func(c *core.Config) { c.SuccessURL = "https://shop.example.com@evil.example.net/ok" }},
+		{"javascript success url", "SuccessURL", func(c *core.Config) { c.SuccessURL = "javascript:alert(1)" }},
+		{"http site logo", "SiteLogo", func(c *core.Config) { c.SiteLogo = "http://shop.example.com/logo.gif" }},
+		{"relative site logo", "SiteLogo", func(c *core.Config) { c.SiteLogo = "/logo.gif" }},
+		{"http sdk url", "SDKURL", func(c *core.Config) { c.SDKURL = "http://cdn.example.com/iamport.js" }},
+		{"negative ttl", "IssuanceTTL", func(c *core.Config) { c.IssuanceTTL = -time.Second }},
+		{"negative reconcile", "ReconcileAfter", func(c *core.Config) { c.ReconcileAfter = -time.Second }},
+		{"negative body", "MaxBodyBytes", func(c *core.Config) { c.MaxBodyBytes = -1 }},
+		{"negative hops", "TrustedProxyHops", func(c *core.Config) { c.TrustedProxyHops = -1 }},
+		{"company with control", "Company", func(c *core.Config) { c.Company = "Shop\n" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base()
+			tc.mod(&cfg)
+			svc, err := core.New(cfg)
+			require.Error(t, err)
+			assert.Nil(t, svc)
+			var ce *core.ConfigError
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, tc.field, ce.Field, "%v", err)
+		})
+	}
+}
+
+func TestPlansIsACopy(t *testing.T) {
+	h := newSH(t)
+	ps := h.svc.Plans()
+	require.Equal(t, svcPlans, ps)
+	ps[0].Amount = 1
+	assert.Equal(t, int64(9900), h.svc.Plans()[0].Amount)
+	p, ok := h.svc.Plan("pro")
+	assert.True(t, ok)
+	assert.Equal(t, int64(29000), p.Amount)
+}
+
+func TestPrepareIssuance(t *testing.T) {
+	h := newSH(t, shConfig(func(c *core.Config) {
+		c.NoticeURL = "https://shop.example.com/billing/webhook"
+		c.SiteLogo = "https://shop.example.com/logo.gif"
+		c.BirthDayYN = true
+		c.PG = "kcp_billing.A52CY"
+	}))
+	ctx := context.Background()
+	req, err := h.svc.PrepareIssuance(ctx, core.Buyer{
+		UserID: "u1",
+		Name:   "가나다라마바사아자차카타파하가나다라", // 18 characters: cut to 16
+		Email:  strings.Repeat("a", 60) + "@example.com",
+		Tel:    "010-1234-5678",
+	}, "pro")
+	require.NoError(t, err)
+	p := req.Params
+	assert.Equal(t, iamporttest.MerchantCode, req.IMPCode)
+	assert.Equal(t, "kcp_billing.A52CY", p.PG)
+	assert.Equal(t, "card", p.PayMethod)
+	assert.Equal(t, "Pro monthly", p.Name)
+	assert.Equal(t, int64(29000), p.Amount)
+	assert.Equal(t, "가나다라마바사아자차카타파하가나", p.BuyerName)
+	assert.Empty(t, p.BuyerEmail, "an e-mail too long for iamport is dropped, not cut")
+	assert.Equal(t, "010-1234-5678", p.BuyerTel)
+	assert.Equal(t, "https://shop.example.com/billing/billing-key/redirect", p.MRedirectURL)
+	assert.Equal(t, "https://shop.example.com/billing/webhook", p.NoticeURL)
+	assert.Equal(t, "Shop", p.Company)
+	require.NotNil(t, p.Bypass)
+	assert.Equal(t, "https://shop.example.com/logo.gif", p.Bypass.SiteLogo)
+	assert.Equal(t, "Y", p.Bypass.BatchBirthDayYN)
+	u, err := url.Parse(p.MRedirectURL)
+	require.NoError(t, err)
+	assert.True(t, u.IsAbs())
+
+	// R3: server-made identifiers, alphanumeric, bounded, bound to the user.
+	assert.Regexp(t, `^bki[0-9a-z]{29}$`, p.MerchantUID)
+	assert.Regexp(t, `^bkcu[0-9a-f]{32}$`, p.CustomerUID)
+	is, err := h.store.GetIssuance(ctx, p.MerchantUID)
+	require.NoError(t, err)
+	assert.Equal(t, "u1", is.UserID)
+	assert.Equal(t, p.CustomerUID, is.CustomerUID)
+	assert.Equal(t, core.IssuancePending, is.Status)
+	assert.Equal(t, "pro", is.PlanID)
+	assert.Equal(t, int64(29000), is.Amount)
+	assert.Equal(t, t0.Add(30*time.Minute), is.ExpiresAt)
+
+	// Without a plan: amount 0 and the company's default name, no bypass when unset.
+	h2 := newSH(t)
+	req2 := h2.prepare("u1", "")
+	assert.Equal(t, int64(0), req2.Params.Amount)
+	assert.Equal(t, "Shop 정기결제 카드 등록", req2.Params.Name)
+	assert.Nil(t, req2.Params.Bypass)
+	assert.Empty(t, req2.Params.NoticeURL)
+	assert.NotEqual(t, req2.Params.MerchantUID, h2.prepare("u1", "").Params.MerchantUID)
+
+	_, err = h.svc.PrepareIssuance(ctx, core.Buyer{UserID: "u1"}, "gold")
+	assert.Equal(t, core.CodePlanUnknown, errCode(t, err))
+	_, err = h.svc.PrepareIssuance(ctx, core.Buyer{}, "")
+	assert.Equal(t, core.CodeUnauthenticated, errCode(t, err))
+	_, err = h.svc.PrepareIssuance(ctx, core.Buyer{UserID: "u\x00"}, "")
+	assert.Equal(t, core.CodeInvalidRequest, errCode(t, err))
+	assert.Equal(t, 0, h.calls(), "preparing calls nobody")
+}
+
+func TestErrorType(t *testing.T) {
+	e := &core.Error{Code: core.CodeCardDeclined, Status: 402, Detail: "refused", Err: iamport.ErrDeclined}
+	assert.Equal(t, "billkey: card_declined: refused", e.Error())
+	assert.ErrorIs(t, e, iamport.ErrDeclined)
+	assert.ErrorIs(t, e, &core.Error{Code: core.CodeCardDeclined})
+	assert.NotErrorIs(t, e, &core.Error{Code: core.CodeNotFound})
+	assert.Equal(t, core.CodeCardDeclined, core.ErrorCode(e))
+	assert.Equal(t, "", core.ErrorCode(iamport.ErrDeclined))
+}
