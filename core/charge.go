@@ -16,11 +16,7 @@ import (
 var active = []ChargeStatus{ChargePending, ChargeCharging, ChargeUnknown}
 
 func errDeclined(reason string) *Error {
-	d := "the charge was refused"
-	if reason != "" {
-		d += ": " + reason
-	}
-	return newError(CodeCardDeclined, http.StatusPaymentRequired, d, nil)
+	return newError(CodeCardDeclined, http.StatusPaymentRequired, withReason("the charge was refused", reason), nil)
 }
 
 func errInProgress() *Error {

@@ -166,8 +166,16 @@ func normalizeConfig(cfg Config) (Config, error) {
 	if cfg.SDKURL == "" {
 		cfg.SDKURL = DefaultSDKURL
 	}
-	if u, err := parseAbsURL(cfg.SDKURL, true); err != nil {
-		return cfg, cfgErr("SDKURL", "%s", err.Error())
+	if strings.HasPrefix(cfg.SDKURL, "/") {
+		// A path on the merchant's own origin, e.g. a self-hosted copy of the script or
+		// a sandbox's IMP shim mounted beside the routes.
+		u, err := parseRootPath(cfg.SDKURL)
+		if err != nil {
+			return cfg, cfgErr("SDKURL", "%s", err.Error())
+		}
+		cfg.SDKURL = u.String()
+	} else if u, err := parseAbsURL(cfg.SDKURL, true); err != nil {
+		return cfg, cfgErr("SDKURL", "must be an absolute https URL or a path starting with '/': %s", err.Error())
 	} else {
 		cfg.SDKURL = u.String()
 	}
@@ -273,6 +281,23 @@ func parseAbsURL(raw string, httpsOnly bool) (*url.URL, error) {
 	return u, nil
 }
 
+// parseRootPath checks a path on the merchant's own origin ("/done?x=1"): a single
+// leading '/', no scheme, host, backslash, fragment or space, and no second slash once
+// decoded, so a browser can never read it as another origin (R15).
+func parseRootPath(raw string) (*url.URL, error) {
+	if strings.HasPrefix(raw, "//") || strings.ContainsAny(raw, "\\# \t") || !isPrintableASCII(raw, 2048) {
+		return nil, errors.New("must be a plain path starting with a single '/' (no backslashes, fragment or spaces)")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return nil, errors.New("not a valid path")
+	}
+	if strings.HasPrefix(u.Path, "//") || strings.HasPrefix(u.Path, "/\\") {
+		return nil, errors.New("must not start with an encoded second slash")
+	}
+	return u, nil
+}
+
 // checkLandingURL validates SuccessURL/FailureURL: required, either a path on PublicURL's
 // origin ("/done") or an absolute URL with exactly PublicURL's origin (R15). It returns
 // the absolute form.
@@ -281,16 +306,9 @@ func checkLandingURL(raw string, pub *url.URL) (string, error) {
 		return "", errors.New("required")
 	}
 	if strings.HasPrefix(raw, "/") {
-		if strings.HasPrefix(raw, "//") || strings.ContainsAny(raw, "\\#") || !isPrintableASCII(raw, 2048) || strings.ContainsAny(raw, " \t") {
-			return "", errors.New("must be a plain path starting with a single '/' (no backslashes, fragment or spaces)")
-		}
-		u, err := url.Parse(raw)
-		if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
-			return "", errors.New("not a valid path")
-		}
-		// Decoded, the path must not start with "//" or "/\" either.
-		if strings.HasPrefix(u.Path, "//") || strings.HasPrefix(u.Path, "/\\") {
-			return "", errors.New("must not start with an encoded second slash")
+		u, err := parseRootPath(raw)
+		if err != nil {
+			return "", err
 		}
 		abs := &url.URL{Scheme: pub.Scheme, Host: pub.Host, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
 		return abs.String(), nil

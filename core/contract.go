@@ -246,7 +246,7 @@ type Config struct {
 	Client       *iamport.Client // required
 	Store        Store           // required
 	PG           string          // default "kcp_billing"; "kcp_billing.{site code}" allowed
-	SDKURL       string          // default "https://cdn.iamport.kr/v1/iamport.js"
+	SDKURL       string          // default "https://cdn.iamport.kr/v1/iamport.js"; an https URL or a path on this origin
 	Company      string          // shown in the KCP window
 	SiteLogo     string          // bypass.site_logo (absolute https URL, PC only)
 	BirthDayYN   bool            // bypass.batch_birth_day_yn = "Y"

@@ -42,11 +42,7 @@ func errIssuanceSettled(is *Issuance) *Error {
 }
 
 func errIssuanceFailed(reason string) *Error {
-	d := "the billing key was not issued"
-	if reason != "" {
-		d += ": " + reason
-	}
-	return newError(CodeIssuanceFailed, http.StatusUnprocessableEntity, d, nil)
+	return newError(CodeIssuanceFailed, http.StatusUnprocessableEntity, withReason("the billing key was not issued", reason), nil)
 }
 
 func errPaymentMismatch() *Error {

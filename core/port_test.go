@@ -4,7 +4,6 @@ package core_test
 // user taken from an X-Test-User header. Test-only; the real adapters live in adapters/.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,63 +64,6 @@ func rtMount(mux *http.ServeMux, prefix string, routes ...core.Route) {
 // ---------------------------------------------------------------------------------------
 // The rtHarness: the real Service over the fake iamport and the memory store.
 
-type rtClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *rtClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *rtClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-type rtEvents struct {
-	mu     sync.Mutex
-	events []core.Event
-}
-
-func (l *rtEvents) Handle(_ context.Context, e core.Event) {
-	l.mu.Lock()
-	l.events = append(l.events, e)
-	l.mu.Unlock()
-}
-
-func (l *rtEvents) count(kind core.EventKind) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, e := range l.events {
-		if e.Kind == kind {
-			n++
-		}
-	}
-	return n
-}
-
-type rtLogs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *rtLogs) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *rtLogs) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var rtBasicPlan = core.Plan{ID: "basic-monthly", Name: "Basic 월간", Amount: 9900}
 
 type rtHarness struct {
@@ -131,9 +72,9 @@ type rtHarness struct {
 	store  core.Store
 	svc    *core.Service
 	mux    *http.ServeMux
-	clock  *rtClock
-	events *rtEvents
-	logs   *rtLogs
+	clock  *testClock
+	events *eventLog
+	logs   *logSink
 }
 
 // newRTHarness builds a Service (opts may change the config) and mounts its routes under
@@ -146,9 +87,9 @@ func newRTHarness(t *testing.T, opts ...func(*core.Config)) *rtHarness {
 		t:      t,
 		fake:   fake,
 		store:  memstore.New(),
-		clock:  &rtClock{t: time.Now().UTC().Truncate(time.Millisecond)},
-		events: &rtEvents{},
-		logs:   &rtLogs{},
+		clock:  &testClock{t: time.Now().UTC().Truncate(time.Millisecond)},
+		events: &eventLog{},
+		logs:   &logSink{},
 	}
 	cfg := core.Config{
 		MerchantCode: iamporttest.MerchantCode,
@@ -237,15 +178,7 @@ func (h *rtHarness) prepare(user, plan string) core.IssuanceRequest {
 // window runs the fake payment window for a prepared issuance.
 func (h *rtHarness) window(ir core.IssuanceRequest, card string, mobile bool) *iamporttest.IssueResult {
 	h.t.Helper()
-	p := ir.Params
-	res, err := h.fake.IssueBillingKey(iamporttest.IssueRequest{
-		PG: p.PG, PayMethod: p.PayMethod, MerchantUID: p.MerchantUID, CustomerUID: p.CustomerUID,
-		Name: p.Name, Amount: p.Amount, BuyerName: p.BuyerName, BuyerEmail: p.BuyerEmail,
-		BuyerTel: p.BuyerTel, NoticeURL: p.NoticeURL, MRedirectURL: p.MRedirectURL,
-		CardNumber: card, Mobile: mobile,
-	})
-	require.NoError(h.t, err)
-	return res
+	return payInWindow(h.t, h.fake, ir.Params, card, mobile)
 }
 
 // register gives user a billing key through the PC flow and returns the issuance.

@@ -505,7 +505,7 @@ func TestWebhook(t *testing.T) {
 	w := h.charge("u1", "c1", map[string]any{"plan": rtBasicPlan.ID})
 	view := rtDecode[core.ChargeView](t, w, http.StatusCreated)
 	imp := h.fake.PaymentsByMerchantUID(view.MerchantUID)[0].ImpUID
-	paidEvents := h.events.count(core.EventChargePaid)
+	paidEvents := h.events.Count(core.EventChargePaid, "")
 
 	send := func(ct, body string, opts ...rtOpt) (int, string) {
 		opts = append([]rtOpt{rtHeader("Content-Type", ct)}, opts...)
@@ -521,7 +521,7 @@ func TestWebhook(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	code, _ = send("application/json; charset=utf-8", `{"imp_uid":"`+imp+`","status":"paid","extra":{"x":[1,2]}}`)
 	assert.Equal(t, http.StatusOK, code)
-	assert.Equal(t, paidEvents, h.events.count(core.EventChargePaid), "a paid charge stays paid, once")
+	assert.Equal(t, paidEvents, h.events.Count(core.EventChargePaid, ""), "a paid charge stays paid, once")
 
 	// Unknown payment: harmless, 200.
 	code, _ = send("application/json", `{"imp_uid":"imp_999999999999","merchant_uid":"order-elsewhere.1","status":"paid"}`)
@@ -570,9 +570,9 @@ func TestWebhookReplayedFromFake(t *testing.T) {
 		require.NoError(t, wh.Err)
 		require.Equal(t, http.StatusOK, wh.HTTPStatus, wh)
 	}
-	assert.Equal(t, 1, h.events.count(core.EventChargePaid))
-	assert.Equal(t, 1, h.events.count(core.EventBillingKeyIssued))
-	assert.Zero(t, h.events.count(core.EventPaymentMismatch))
+	assert.Equal(t, 1, h.events.Count(core.EventChargePaid, ""))
+	assert.Equal(t, 1, h.events.Count(core.EventBillingKeyIssued, ""))
+	assert.Zero(t, h.events.Count(core.EventPaymentMismatch, ""))
 	assert.Equal(t, res.Payment.ImpUID, hooks[0].ImpUID)
 	list := rtDecode[struct {
 		Charges []core.ChargeView `json:"charges"`
@@ -587,7 +587,7 @@ func TestWebhookReplayedFromFake(t *testing.T) {
 	for _, wh := range h.fake.Webhooks()[200:] {
 		require.Equal(t, http.StatusOK, wh.HTTPStatus)
 	}
-	assert.Equal(t, 2, h.events.count(core.EventChargePaid))
+	assert.Equal(t, 2, h.events.Count(core.EventChargePaid, ""))
 }
 
 // R7: a slow iamport cannot hold the webhook beyond its deadline.

@@ -50,6 +50,14 @@ func newError(code string, status int, detail string, cause error) *Error {
 	return &Error{Code: code, Status: status, Detail: detail, Err: cause}
 }
 
+// withReason appends ": reason" to detail when there is a reason.
+func withReason(detail, reason string) string {
+	if reason == "" {
+		return detail
+	}
+	return detail + ": " + reason
+}
+
 func errInvalid(detail string) *Error {
 	return newError(CodeInvalidRequest, http.StatusBadRequest, detail, nil)
 }

@@ -1,12 +1,10 @@
 package core_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,80 +25,15 @@ var svcPlans = []core.Plan{
 	{ID: "pro", Name: "Pro monthly", Amount: 29000},
 }
 
-// clock is a settable test clock.
-type svcClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *svcClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *svcClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// svcEvents records events.
-type svcEvents struct {
-	mu  sync.Mutex
-	all []core.Event
-}
-
-func (l *svcEvents) Handle(_ context.Context, e core.Event) {
-	l.mu.Lock()
-	l.all = append(l.all, e)
-	l.mu.Unlock()
-}
-
-func (l *svcEvents) Events() []core.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]core.Event(nil), l.all...)
-}
-
-// Count counts events of kind (for merchantUID, if not empty).
-func (l *svcEvents) Count(kind core.EventKind, merchantUID string) int {
-	n := 0
-	for _, e := range l.Events() {
-		if e.Kind == kind && (merchantUID == "" || e.MerchantUID == merchantUID) {
-			n++
-		}
-	}
-	return n
-}
-
-// svcLogs is a goroutine-safe log sink.
-type svcLogs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *svcLogs) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *svcLogs) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // sh is one fresh fake, store, clock and service.
 type sh struct {
 	t      *testing.T
 	fake   *iamporttest.Server
 	client *iamport.Client
 	store  core.Store
-	clock  *svcClock
-	events *svcEvents
-	logs   *svcLogs
+	clock  *testClock
+	events *eventLog
+	logs   *logSink
 	svc    *core.Service
 	cfg    core.Config
 }
@@ -129,7 +62,7 @@ func newSH(t *testing.T, opts ...func(*shOpts)) *sh {
 	for _, f := range opts {
 		f(&o)
 	}
-	h := &sh{t: t, clock: &svcClock{t: t0}, events: &svcEvents{}, logs: &svcLogs{}}
+	h := &sh{t: t, clock: &testClock{t: t0}, events: &eventLog{}, logs: &logSink{}}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.fake = iamporttest.NewServer(append([]iamporttest.Option{iamporttest.WithClock(t0)}, o.fakeOpts...)...)
 	t.Cleanup(h.fake.Close)
@@ -173,15 +106,7 @@ func (h *sh) prepare(user, plan string) *core.IssuanceRequest {
 // window plays the payment window for req with card.
 func (h *sh) window(req *core.IssuanceRequest, card string, mobile bool) *iamporttest.IssueResult {
 	h.t.Helper()
-	p := req.Params
-	res, err := h.fake.IssueBillingKey(iamporttest.IssueRequest{
-		PG: p.PG, PayMethod: p.PayMethod, MerchantUID: p.MerchantUID, CustomerUID: p.CustomerUID,
-		Name: p.Name, Amount: p.Amount, BuyerName: p.BuyerName, BuyerEmail: p.BuyerEmail,
-		BuyerTel: p.BuyerTel, NoticeURL: p.NoticeURL, MRedirectURL: p.MRedirectURL,
-		CardNumber: card, Mobile: mobile,
-	})
-	require.NoError(h.t, err)
-	return res
+	return payInWindow(h.t, h.fake, req.Params, card, mobile)
 }
 
 // impUID is the imp_uid of a window result ("" when none).
@@ -309,6 +234,9 @@ func TestNewValidation(t *testing.T) {
 		{"http site logo", "SiteLogo", func(c *core.Config) { c.SiteLogo = "http://shop.example.com/logo.gif" }},
 		{"relative site logo", "SiteLogo", func(c *core.Config) { c.SiteLogo = "/logo.gif" }},
 		{"http sdk url", "SDKURL", func(c *core.Config) { c.SDKURL = "http://cdn.example.com/iamport.js" }},
+		{"scheme-relative sdk url", "SDKURL", func(c *core.Config) { c.SDKURL = "//cdn.example.com/iamport.js" }},
+		{"backslash sdk url", "SDKURL", func(c *core.Config) { c.SDKURL = "/\\cdn.example.com/iamport.js" }},
+		{"encoded slash sdk url", "SDKURL", func(c *core.Config) { c.SDKURL = "/%2Fcdn.example.com/iamport.js" }},
 		{"negative ttl", "IssuanceTTL", func(c *core.Config) { c.IssuanceTTL = -time.Second }},
 		{"negative reconcile", "ReconcileAfter", func(c *core.Config) { c.ReconcileAfter = -time.Second }},
 		{"negative body", "MaxBodyBytes", func(c *core.Config) { c.MaxBodyBytes = -1 }},
@@ -327,6 +255,15 @@ func TestNewValidation(t *testing.T) {
 			assert.Equal(t, tc.field, ce.Field, "%v", err)
 		})
 	}
+}
+
+// SDKURL may name a script on the merchant's own origin (a sandbox shim, a self-hosted
+// copy): the path is passed to the page as it is.
+func TestSDKURLPath(t *testing.T) {
+	h := newSH(t, shConfig(func(c *core.Config) { c.SDKURL = "/__fake_iamport__/iamport.js" }))
+	req, err := h.svc.PrepareIssuance(context.Background(), core.Buyer{UserID: "u1"}, "")
+	require.NoError(t, err)
+	assert.Equal(t, "/__fake_iamport__/iamport.js", req.SDKURL)
 }
 
 func TestPlansIsACopy(t *testing.T) {

@@ -3,6 +3,7 @@ package billkeyfiber_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -19,62 +20,39 @@ import (
 // runs them (app.Test would add a goroutine and an HTTP dump per request).
 func benchApp(b *testing.B) (fasthttp.RequestHandler, *adaptertest.BenchHarness) {
 	bh := adaptertest.NewBenchHarness(b)
-	svc := bh.Service
+	user := func(c *fiber.Ctx) string { return string(c.Request().Header.Peek(adaptertest.UserHeader)) }
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	billkeyfiber.Mount(app.Group("/billing"), svc, billkeyfiber.WithBuyer(func(c *fiber.Ctx) (core.Buyer, error) {
-		return core.Buyer{UserID: string(c.Request().Header.Peek(adaptertest.UserHeader))}, nil
+	billkeyfiber.Mount(app.Group(adaptertest.Prefix), bh.Service, billkeyfiber.WithBuyer(func(c *fiber.Ctx) (core.Buyer, error) {
+		return core.Buyer{UserID: user(c)}, nil
 	}))
-	app.Get("/bare/billing-key/request", func(c *fiber.Ctx) error {
-		ir, err := svc.PrepareIssuance(c.UserContext(), core.Buyer{UserID: string(c.Request().Header.Peek(adaptertest.UserHeader))}, "")
+	app.Get(adaptertest.BarePrefix+"/billing-key/request", func(c *fiber.Ctx) error {
+		body, err := bh.BareRequest(c.UserContext(), user(c))
 		if err != nil {
 			return c.Status(http.StatusInternalServerError).SendString(err.Error())
 		}
-		body, _ := json.Marshal(ir)
 		c.Set(fiber.HeaderContentType, core.JSONContentType)
 		return c.Status(http.StatusOK).Send(body)
 	})
-	app.Post("/bare/charges", func(c *fiber.Ctx) error {
+	app.Post(adaptertest.BarePrefix+"/charges", func(c *fiber.Ctx) error {
 		var in struct {
 			Plan string `json:"plan"`
 		}
 		if err := json.Unmarshal(c.Request().Body(), &in); err != nil {
 			return c.Status(http.StatusBadRequest).SendString(err.Error())
 		}
-		cv, err := svc.Charge(c.UserContext(), core.ChargeRequest{
-			UserID:         string(c.Request().Header.Peek(adaptertest.UserHeader)),
-			PlanID:         in.Plan,
-			IdempotencyKey: string(c.Request().Header.Peek("Idempotency-Key")),
-		})
+		body, err := bh.BareCharge(c.UserContext(), user(c), in.Plan, string(c.Request().Header.Peek("Idempotency-Key")))
 		if err != nil {
 			return c.Status(http.StatusInternalServerError).SendString(err.Error())
 		}
-		body, _ := json.Marshal(cv)
 		c.Set(fiber.HeaderContentType, core.JSONContentType)
 		return c.Status(http.StatusCreated).Send(body)
 	})
 	return app.Handler(), bh
 }
 
-func benchRequest(b *testing.B, path string) {
-	h, _ := benchApp(b)
-	var ctx fasthttp.RequestCtx
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		ctx.Request.Reset()
-		ctx.Response.Reset()
-		ctx.Request.Header.SetMethod(http.MethodGet)
-		ctx.Request.SetRequestURI(path)
-		ctx.Request.Header.SetHost("shop.example")
-		ctx.Request.Header.Set(adaptertest.UserHeader, adaptertest.BenchUser)
-		h(&ctx)
-		if ctx.Response.StatusCode() != http.StatusOK {
-			b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-		}
-	}
-}
-
-func benchCharge(b *testing.B, path string) {
+// benchServe sends b.N requests to path as BenchUser through the app, on one reused
+// RequestCtx; fill adds what the route needs. Any status outside ok fails the benchmark.
+func benchServe(b *testing.B, method, path string, fill func(*fasthttp.Request, *adaptertest.BenchHarness), ok ...int) {
 	h, bh := benchApp(b)
 	var ctx fasthttp.RequestCtx
 	b.ReportAllocs()
@@ -82,26 +60,32 @@ func benchCharge(b *testing.B, path string) {
 	for i := 0; i < b.N; i++ {
 		ctx.Request.Reset()
 		ctx.Response.Reset()
-		ctx.Request.Header.SetMethod(http.MethodPost)
+		ctx.Request.Header.SetMethod(method)
 		ctx.Request.SetRequestURI(path)
 		ctx.Request.Header.SetHost("shop.example")
-		ctx.Request.Header.SetContentType("application/json")
 		ctx.Request.Header.Set(adaptertest.UserHeader, adaptertest.BenchUser)
-		ctx.Request.Header.Set("Idempotency-Key", bh.NextKey())
-		ctx.Request.SetBodyString(adaptertest.ChargeBody)
+		if fill != nil {
+			fill(&ctx.Request, bh)
+		}
 		h(&ctx)
-		if s := ctx.Response.StatusCode(); s != http.StatusOK && s != http.StatusCreated {
+		if s := ctx.Response.StatusCode(); !slices.Contains(ok, s) {
 			b.Fatalf("status %d: %s", s, ctx.Response.Body())
 		}
 	}
 }
 
 func BenchmarkRequest(b *testing.B) {
-	b.Run("adapter", func(b *testing.B) { benchRequest(b, "/billing/billing-key/request") })
-	b.Run("bare", func(b *testing.B) { benchRequest(b, "/bare/billing-key/request") })
+	adaptertest.BenchRoutes(b, "/billing-key/request", func(b *testing.B, path string) {
+		benchServe(b, http.MethodGet, path, nil, http.StatusOK)
+	})
 }
 
 func BenchmarkCharge(b *testing.B) {
-	b.Run("adapter", func(b *testing.B) { benchCharge(b, "/billing/charges") })
-	b.Run("bare", func(b *testing.B) { benchCharge(b, "/bare/charges") })
+	adaptertest.BenchRoutes(b, "/charges", func(b *testing.B, path string) {
+		benchServe(b, http.MethodPost, path, func(req *fasthttp.Request, bh *adaptertest.BenchHarness) {
+			req.Header.SetContentType("application/json")
+			req.Header.Set("Idempotency-Key", bh.NextKey())
+			req.SetBodyString(adaptertest.ChargeBody)
+		}, http.StatusOK, http.StatusCreated)
+	})
 }

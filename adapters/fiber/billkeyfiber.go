@@ -19,18 +19,14 @@ import (
 // Option configures Mount and MountWebhook.
 type Option func(*options)
 
-type options struct {
-	buyer     func(*fiber.Ctx) (core.Buyer, error)
-	errorHook func(*fiber.Ctx, error)
-	bodyLimit int64
-}
+type options = shim.Options[*fiber.Ctx]
 
 // WithBuyer sets the hook that tells core who the signed-in user is. It receives the
 // *fiber.Ctx the merchant's middleware ran on, so values it stored with c.Locals are
 // visible. A zero UserID or an error means "no user": core answers 401. Without this
 // option every user route answers 401.
 func WithBuyer(hook func(*fiber.Ctx) (core.Buyer, error)) Option {
-	return func(o *options) { o.buyer = hook }
+	return func(o *options) { o.Buyer = hook }
 }
 
 // WithErrorHook sets a function called when a handler panics (the panic arrives as a
@@ -38,35 +34,20 @@ func WithBuyer(hook func(*fiber.Ctx) (core.Buyer, error)) Option {
 // Fiber buffers responses, so write failures happen after the handler and reach Fiber's
 // own error handling, not this hook. The hook must not write to the response.
 func WithErrorHook(hook func(*fiber.Ctx, error)) Option {
-	return func(o *options) { o.errorHook = hook }
+	return func(o *options) { o.ErrorHook = hook }
 }
 
 // WithBodyLimit caps request bodies at n bytes before core sees them; a longer body is
 // answered with core's 413 problem. n <= 0 leaves only core's own cap
 // (core.Config.MaxBodyBytes). Fiber's own fiber.Config.BodyLimit still applies first.
 func WithBodyLimit(n int64) Option {
-	return func(o *options) { o.bodyLimit = n }
+	return func(o *options) { o.BodyLimit = n }
 }
 
 // PanicError is what the error hook receives for a recovered panic.
 type PanicError = shim.PanicError
 
-// report hands err to the error hook, if any.
-func (o *options) report(c *fiber.Ctx, err error) {
-	if o.errorHook != nil {
-		o.errorHook(c, err)
-	}
-}
-
-func newOptions(opts []Option) *options {
-	o := &options{}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
-	}
-	return o
-}
+func newOptions(opts []Option) *options { return shim.NewOptions(opts) }
 
 // Mount registers the user routes of svc on r, an app or a group (so the group's
 // middleware, such as the merchant's login check, runs first). Patterns are relative to
@@ -103,15 +84,13 @@ func handler(rt core.Route, o *options) fiber.Handler {
 		// The raw body: Fiber's c.Body() would inflate Content-Encoding, which net/http
 		// and Gin do not.
 		raw := c.Request().Body()
-		if o.bodyLimit > 0 && int64(len(raw)) > o.bodyLimit {
-			shim.TooLarge(res, o.bodyLimit)
+		if o.BodyLimit > 0 && int64(len(raw)) > o.BodyLimit {
+			o.TooLarge(c, res)
 			return nil
 		}
 		// Copied: fasthttp reuses the buffer once the handler returns.
 		req.body = bytes.Clone(raw)
-		if perr := shim.Serve(rt.Handle, res, req, false); perr != nil {
-			o.report(c, perr)
-		}
+		o.Serve(c, rt.Handle, res, req, false)
 		return nil
 	}
 }
@@ -227,41 +206,28 @@ func (q *request) PathValue(name string) string {
 	return ""
 }
 
-func (q *request) Buyer() (core.Buyer, error) {
-	if q.opts.buyer == nil {
-		return core.Buyer{}, nil
-	}
-	return q.opts.buyer(q.c)
-}
+func (q *request) Buyer() (core.Buyer, error) { return q.opts.BuyerOf(q.c) }
 
 // response collects core's headers in its own map and copies them into Fiber's response
 // with the status; the body is appended to Fiber's buffer.
 type response struct {
-	c       *fiber.Ctx
-	header  http.Header
-	started bool
-}
-
-func (s *response) Header() http.Header {
-	if s.header == nil {
-		s.header = make(http.Header)
-	}
-	return s.header
+	shim.Held
+	c *fiber.Ctx
 }
 
 func (s *response) WriteHeader(status int) {
-	if s.started {
+	held, first := s.Start()
+	if !first {
 		return
 	}
-	s.started = true
 	rh := &s.c.Response().Header
-	for k, vs := range s.header {
+	for k, vs := range held {
 		rh.Del(k)
 		for _, v := range vs {
 			rh.Add(k, v)
 		}
 	}
-	if s.header.Get("Content-Type") == "" {
+	if held.Get("Content-Type") == "" {
 		// No default text/plain: core sets Content-Type whenever there is a body, and
 		// the other adapters add none.
 		rh.SetNoDefaultContentType(true)
@@ -270,12 +236,12 @@ func (s *response) WriteHeader(status int) {
 }
 
 func (s *response) Write(p []byte) (int, error) {
-	if !s.started {
+	if !s.Started() {
 		s.WriteHeader(http.StatusOK)
 	}
 	s.c.Response().AppendBody(p)
 	return len(p), nil
 }
 
-func (s *response) Started() bool { return s.started }
-func (s *response) Discard()      { s.header = nil }
+// Err is always nil: Fiber buffers the response and writes it after the handler.
+func (s *response) Err() error { return nil }

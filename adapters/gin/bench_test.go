@@ -3,8 +3,6 @@ package billkeygin_test
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -19,21 +17,19 @@ import (
 func benchEngine(b *testing.B) (*gin.Engine, *adaptertest.BenchHarness) {
 	gin.SetMode(gin.ReleaseMode)
 	bh := adaptertest.NewBenchHarness(b)
-	svc := bh.Service
 	engine := gin.New()
-	billkeygin.Mount(engine.Group("/billing"), svc, billkeygin.WithBuyer(func(c *gin.Context) (core.Buyer, error) {
+	billkeygin.Mount(engine.Group(adaptertest.Prefix), bh.Service, billkeygin.WithBuyer(func(c *gin.Context) (core.Buyer, error) {
 		return core.Buyer{UserID: c.GetHeader(adaptertest.UserHeader)}, nil
 	}))
-	engine.GET("/bare/billing-key/request", func(c *gin.Context) {
-		ir, err := svc.PrepareIssuance(c.Request.Context(), core.Buyer{UserID: c.GetHeader(adaptertest.UserHeader)}, "")
+	engine.GET(adaptertest.BarePrefix+"/billing-key/request", func(c *gin.Context) {
+		body, err := bh.BareRequest(c.Request.Context(), c.GetHeader(adaptertest.UserHeader))
 		if err != nil {
 			c.String(http.StatusInternalServerError, err.Error())
 			return
 		}
-		body, _ := json.Marshal(ir)
 		c.Data(http.StatusOK, core.JSONContentType, body)
 	})
-	engine.POST("/bare/charges", func(c *gin.Context) {
+	engine.POST(adaptertest.BarePrefix+"/charges", func(c *gin.Context) {
 		var in struct {
 			Plan string `json:"plan"`
 		}
@@ -41,57 +37,16 @@ func benchEngine(b *testing.B) (*gin.Engine, *adaptertest.BenchHarness) {
 			c.String(http.StatusBadRequest, err.Error())
 			return
 		}
-		cv, err := svc.Charge(c.Request.Context(), core.ChargeRequest{
-			UserID: c.GetHeader(adaptertest.UserHeader), PlanID: in.Plan, IdempotencyKey: c.GetHeader("Idempotency-Key"),
-		})
+		body, err := bh.BareCharge(c.Request.Context(), c.GetHeader(adaptertest.UserHeader), in.Plan, c.GetHeader("Idempotency-Key"))
 		if err != nil {
 			c.String(http.StatusInternalServerError, err.Error())
 			return
 		}
-		body, _ := json.Marshal(cv)
 		c.Data(http.StatusCreated, core.JSONContentType, body)
 	})
 	return engine, bh
 }
 
-func benchRequest(b *testing.B, path string) {
-	engine, _ := benchEngine(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		req := httptest.NewRequest(http.MethodGet, path, nil)
-		req.Header.Set(adaptertest.UserHeader, adaptertest.BenchUser)
-		rec := httptest.NewRecorder()
-		engine.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("status %d: %s", rec.Code, rec.Body)
-		}
-	}
-}
+func BenchmarkRequest(b *testing.B) { adaptertest.BenchRequests(b, benchEngine) }
 
-func benchCharge(b *testing.B, path string) {
-	engine, bh := benchEngine(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(adaptertest.ChargeBody))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(adaptertest.UserHeader, adaptertest.BenchUser)
-		req.Header.Set("Idempotency-Key", bh.NextKey())
-		rec := httptest.NewRecorder()
-		engine.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK && rec.Code != http.StatusCreated {
-			b.Fatalf("status %d: %s", rec.Code, rec.Body)
-		}
-	}
-}
-
-func BenchmarkRequest(b *testing.B) {
-	b.Run("adapter", func(b *testing.B) { benchRequest(b, "/billing/billing-key/request") })
-	b.Run("bare", func(b *testing.B) { benchRequest(b, "/bare/billing-key/request") })
-}
-
-func BenchmarkCharge(b *testing.B) {
-	b.Run("adapter", func(b *testing.B) { benchCharge(b, "/billing/charges") })
-	b.Run("bare", func(b *testing.B) { benchCharge(b, "/bare/charges") })
-}
+func BenchmarkCharge(b *testing.B) { adaptertest.BenchCharges(b, benchEngine) }

@@ -15,53 +15,34 @@ import (
 // Option configures Mount and MountWebhook.
 type Option func(*options)
 
-type options struct {
-	buyer     func(*gin.Context) (core.Buyer, error)
-	errorHook func(*gin.Context, error)
-	bodyLimit int64
-}
+type options = shim.Options[*gin.Context]
 
 // WithBuyer sets the hook that tells core who the signed-in user is. It receives the
 // *gin.Context the merchant's middleware ran on, so values it stored with c.Set are
 // visible. A zero UserID or an error means "no user": core answers 401. Without this
 // option every user route answers 401.
 func WithBuyer(hook func(*gin.Context) (core.Buyer, error)) Option {
-	return func(o *options) { o.buyer = hook }
+	return func(o *options) { o.Buyer = hook }
 }
 
 // WithErrorHook sets a function called when writing the response fails or a handler
 // panics (the panic arrives as a *PanicError after core's 500 problem was sent, when
 // nothing had been sent before). The hook must not write to the response.
 func WithErrorHook(hook func(*gin.Context, error)) Option {
-	return func(o *options) { o.errorHook = hook }
+	return func(o *options) { o.ErrorHook = hook }
 }
 
 // WithBodyLimit caps request bodies at n bytes before core sees them; a longer body is
 // answered with core's 413 problem. n <= 0 leaves only core's own cap
 // (core.Config.MaxBodyBytes).
 func WithBodyLimit(n int64) Option {
-	return func(o *options) { o.bodyLimit = n }
+	return func(o *options) { o.BodyLimit = n }
 }
 
 // PanicError is what the error hook receives for a recovered panic.
 type PanicError = shim.PanicError
 
-// report hands err to the error hook, if any.
-func (o *options) report(c *gin.Context, err error) {
-	if o.errorHook != nil {
-		o.errorHook(c, err)
-	}
-}
-
-func newOptions(opts []Option) *options {
-	o := &options{}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
-	}
-	return o
-}
+func newOptions(opts []Option) *options { return shim.NewOptions(opts) }
 
 // Mount registers the user routes of svc on r, an engine or a group (so the group's
 // middleware, such as the merchant's login check, runs first). Patterns are relative to
@@ -92,25 +73,13 @@ func Unwrap(r core.Request) (*gin.Context, bool) {
 
 func handler(rt core.Route, o *options) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		req := &request{c: c, body: c.Request.Body, opts: o}
-		res := &response{w: c.Writer}
-		if o.bodyLimit > 0 {
-			body, tooLarge := shim.ReadCapped(c.Request.Body, c.Request.ContentLength, o.bodyLimit)
-			if tooLarge {
-				shim.TooLarge(res, o.bodyLimit)
-				if res.err != nil {
-					o.report(c, res.err)
-				}
-				return
-			}
-			req.body = body
+		// Gin's writer only records the status until WriteHeaderNow.
+		res := shim.NewStreamResponse(c.Writer, c.Writer)
+		body, ok := o.CapBody(c, res, c.Request.Body, c.Request.ContentLength)
+		if !ok {
+			return
 		}
-		if perr := shim.Serve(rt.Handle, res, req, true); perr != nil {
-			o.report(c, perr)
-		}
-		if res.err != nil {
-			o.report(c, res.err)
-		}
+		o.Serve(c, rt.Handle, res, &request{c: c, body: body, opts: o}, true)
 	}
 }
 
@@ -130,55 +99,4 @@ func (q *request) Body() io.Reader              { return q.body }
 func (q *request) Host() string                 { return q.c.Request.Host }
 func (q *request) RemoteAddr() string           { return q.c.Request.RemoteAddr }
 
-func (q *request) Buyer() (core.Buyer, error) {
-	if q.opts.buyer == nil {
-		return core.Buyer{}, nil
-	}
-	return q.opts.buyer(q.c)
-}
-
-// response collects core's headers in its own map and hands them to Gin's writer with
-// the status, so that a panic before the status line leaves the merchant's headers alone.
-type response struct {
-	w       gin.ResponseWriter
-	header  http.Header
-	started bool
-	err     error
-}
-
-func (s *response) Header() http.Header {
-	if s.header == nil {
-		s.header = make(http.Header)
-	}
-	return s.header
-}
-
-func (s *response) WriteHeader(status int) {
-	if s.started {
-		return
-	}
-	s.started = true
-	h := s.w.Header()
-	for k, v := range s.header {
-		h[k] = v
-	}
-	if _, ok := h["Content-Type"]; !ok {
-		h["Content-Type"] = nil // core sets it when there is a body; never sniff
-	}
-	s.w.WriteHeader(status)
-	s.w.WriteHeaderNow()
-}
-
-func (s *response) Write(p []byte) (int, error) {
-	if !s.started {
-		s.WriteHeader(http.StatusOK)
-	}
-	n, err := s.w.Write(p)
-	if err != nil && s.err == nil {
-		s.err = err
-	}
-	return n, err
-}
-
-func (s *response) Started() bool { return s.started }
-func (s *response) Discard()      { s.header = nil }
+func (q *request) Buyer() (core.Buyer, error) { return q.opts.BuyerOf(q.c) }

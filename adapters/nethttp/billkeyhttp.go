@@ -13,53 +13,34 @@ import (
 // Option configures Mount, MountWebhook, Handler and WebhookHandler.
 type Option func(*options)
 
-type options struct {
-	buyer     func(*http.Request) (core.Buyer, error)
-	errorHook func(*http.Request, error)
-	bodyLimit int64
-}
+type options = shim.Options[*http.Request]
 
 // WithBuyer sets the hook that tells core who the signed-in user is. It receives the
 // request as the merchant's middleware left it, so values stored in its context are
 // visible. A zero UserID or an error means "no user": core answers 401. Without this
 // option every user route answers 401.
 func WithBuyer(hook func(*http.Request) (core.Buyer, error)) Option {
-	return func(o *options) { o.buyer = hook }
+	return func(o *options) { o.Buyer = hook }
 }
 
 // WithErrorHook sets a function called when writing the response fails or a handler
 // panics (the panic arrives as a *PanicError after core's 500 problem was sent, when
 // nothing had been sent before). The hook must not write to the response.
 func WithErrorHook(hook func(*http.Request, error)) Option {
-	return func(o *options) { o.errorHook = hook }
+	return func(o *options) { o.ErrorHook = hook }
 }
 
 // WithBodyLimit caps request bodies at n bytes before core sees them; a longer body is
 // answered with core's 413 problem. n <= 0 leaves only core's own cap
 // (core.Config.MaxBodyBytes).
 func WithBodyLimit(n int64) Option {
-	return func(o *options) { o.bodyLimit = n }
+	return func(o *options) { o.BodyLimit = n }
 }
 
 // PanicError is what the error hook receives for a recovered panic.
 type PanicError = shim.PanicError
 
-// report hands err to the error hook, if any.
-func (o *options) report(c *http.Request, err error) {
-	if o.errorHook != nil {
-		o.errorHook(c, err)
-	}
-}
-
-func newOptions(opts []Option) *options {
-	o := &options{}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(o)
-		}
-	}
-	return o
-}
+func newOptions(opts []Option) *options { return shim.NewOptions(opts) }
 
 // Mount registers the user routes of svc on mux under prefix, with Go 1.22 method
 // patterns such as "GET /billing/charges/{merchant_uid}". prefix is "" or an absolute
@@ -110,25 +91,12 @@ func Unwrap(r core.Request) (*http.Request, bool) {
 
 func handler(rt core.Route, o *options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req := &request{r: r, body: r.Body, opts: o}
-		res := &response{w: w}
-		if o.bodyLimit > 0 {
-			body, tooLarge := shim.ReadCapped(r.Body, r.ContentLength, o.bodyLimit)
-			if tooLarge {
-				shim.TooLarge(res, o.bodyLimit)
-				if res.err != nil {
-					o.report(r, res.err)
-				}
-				return
-			}
-			req.body = body
+		res := shim.NewStreamResponse(w, nil)
+		body, ok := o.CapBody(r, res, r.Body, r.ContentLength)
+		if !ok {
+			return
 		}
-		if perr := shim.Serve(rt.Handle, res, req, true); perr != nil {
-			o.report(r, perr)
-		}
-		if res.err != nil {
-			o.report(r, res.err)
-		}
+		o.Serve(r, rt.Handle, res, &request{r: r, body: body, opts: o}, true)
 	})
 }
 
@@ -148,55 +116,4 @@ func (q *request) Body() io.Reader              { return q.body }
 func (q *request) Host() string                 { return q.r.Host }
 func (q *request) RemoteAddr() string           { return q.r.RemoteAddr }
 
-func (q *request) Buyer() (core.Buyer, error) {
-	if q.opts.buyer == nil {
-		return core.Buyer{}, nil
-	}
-	return q.opts.buyer(q.r)
-}
-
-// response collects core's headers in its own map and hands them to the
-// http.ResponseWriter with the status, so that a panic before the status line leaves the
-// merchant's headers alone.
-type response struct {
-	w       http.ResponseWriter
-	header  http.Header
-	started bool
-	err     error
-}
-
-func (s *response) Header() http.Header {
-	if s.header == nil {
-		s.header = make(http.Header)
-	}
-	return s.header
-}
-
-func (s *response) WriteHeader(status int) {
-	if s.started {
-		return
-	}
-	s.started = true
-	h := s.w.Header()
-	for k, v := range s.header {
-		h[k] = v
-	}
-	if _, ok := h["Content-Type"]; !ok {
-		h["Content-Type"] = nil // core sets it when there is a body; never sniff
-	}
-	s.w.WriteHeader(status)
-}
-
-func (s *response) Write(p []byte) (int, error) {
-	if !s.started {
-		s.WriteHeader(http.StatusOK)
-	}
-	n, err := s.w.Write(p)
-	if err != nil && s.err == nil {
-		s.err = err
-	}
-	return n, err
-}
-
-func (s *response) Started() bool { return s.started }
-func (s *response) Discard()      { s.header = nil }
+func (q *request) Buyer() (core.Buyer, error) { return q.opts.BuyerOf(q.r) }

@@ -294,6 +294,19 @@ func (p bodyParams) strings(name string) ([]string, error) {
 	return slices.DeleteFunc(out, func(s string) bool { return s == "" }), nil
 }
 
+// objectList wraps the decoded JSON objects of the list name; a null entry is a format
+// error.
+func objectList(name string, list []map[string]json.RawMessage) ([]bodyParams, error) {
+	out := make([]bodyParams, 0, len(list))
+	for _, m := range list {
+		if m == nil {
+			return nil, errFormat(name)
+		}
+		out = append(out, bodyParams{obj: m})
+	}
+	return out, nil
+}
+
 // objects returns name as a list of nested params: a JSON array of objects, or in a form
 // the PHP-style keys name[0][field]=value.
 func (p bodyParams) objects(name string) ([]bodyParams, error) {
@@ -310,28 +323,14 @@ func (p bodyParams) objects(name string) ([]bodyParams, error) {
 				return nil, errFormat(name)
 			}
 		}
-		out := make([]bodyParams, 0, len(list))
-		for _, m := range list {
-			if m == nil {
-				return nil, errFormat(name)
-			}
-			out = append(out, bodyParams{obj: m})
-		}
-		return out, nil
+		return objectList(name, list)
 	}
 	if s := p.form.Get(name); s != "" {
 		var list []map[string]json.RawMessage
 		if json.Unmarshal([]byte(s), &list) != nil {
 			return nil, errFormat(name)
 		}
-		out := make([]bodyParams, 0, len(list))
-		for _, m := range list {
-			if m == nil {
-				return nil, errFormat(name)
-			}
-			out = append(out, bodyParams{obj: m})
-		}
-		return out, nil
+		return objectList(name, list)
 	}
 	byIndex := map[int]url.Values{}
 	prefix := name + "["

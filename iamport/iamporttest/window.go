@@ -298,19 +298,30 @@ func (f *Fake) windowPay(w http.ResponseWriter, r *http.Request) {
 	f.renderWindow(w, http.StatusOK, sess, cardForm{}, nil, "")
 }
 
-// windowSubmit validates the typed card and issues the key.
-func (f *Fake) windowSubmit(w http.ResponseWriter, r *http.Request) {
+// postedSession reads a window form post (at most windowBodyMax bytes) and returns its
+// session locked; the caller unlocks it. nil when the answer was already rendered: 400
+// with unreadable (the detail) for a malformed form, the expired page for an unknown sid.
+func (f *Fake) postedSession(w http.ResponseWriter, r *http.Request, unreadable string) *windowSession {
 	r.Body = http.MaxBytesReader(w, r.Body, windowBodyMax)
 	if err := r.ParseForm(); err != nil {
-		f.renderMessage(w, http.StatusBadRequest, "잘못된 요청 · Bad request", "The card form could not be read.")
-		return
+		f.renderMessage(w, http.StatusBadRequest, "잘못된 요청 · Bad request", unreadable)
+		return nil
 	}
 	sess := windowSessions.get(f, r.PostForm.Get("sid"))
 	if sess == nil {
 		f.renderExpired(w)
-		return
+		return nil
 	}
 	sess.mu.Lock()
+	return sess
+}
+
+// windowSubmit validates the typed card and issues the key.
+func (f *Fake) windowSubmit(w http.ResponseWriter, r *http.Request) {
+	sess := f.postedSession(w, r, "The card form could not be read.")
+	if sess == nil {
+		return
+	}
 	defer sess.mu.Unlock()
 	if sess.done != nil {
 		f.respond(w, sess, sess.done)
@@ -338,17 +349,10 @@ func (f *Fake) windowSubmit(w http.ResponseWriter, r *http.Request) {
 
 // windowCancel ends a session without touching the fake's state.
 func (f *Fake) windowCancel(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, windowBodyMax)
-	if err := r.ParseForm(); err != nil {
-		f.renderMessage(w, http.StatusBadRequest, "잘못된 요청 · Bad request", "The form could not be read.")
-		return
-	}
-	sess := windowSessions.get(f, r.PostForm.Get("sid"))
+	sess := f.postedSession(w, r, "The form could not be read.")
 	if sess == nil {
-		f.renderExpired(w)
 		return
 	}
-	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	if sess.done == nil {
 		sess.done = errorOutcome(sess.req, WindowCancelCode, WindowCancelMessage)

@@ -67,19 +67,67 @@ func utc(t time.Time) time.Time {
 	return t.UTC()
 }
 
-func copyIssuance(is *core.Issuance) *core.Issuance {
-	c := *is
+// clone returns a copy of the record *v (the records are plain values).
+func clone[T any](v *T) *T {
+	c := *v
 	return &c
 }
 
-func copyKey(k *core.BillingKey) *core.BillingKey {
-	c := *k
-	return &c
+func notFound(what string) error {
+	return fmt.Errorf("memstore: %s: %w", what, core.ErrNotFound)
 }
 
-func copyCharge(ch *core.Charge) *core.Charge {
-	c := *ch
-	return &c
+// get returns, under the lock, a copy of records[key] or, when index is not nil, of the
+// record index maps key to. ErrNotFound (for what) if there is none. The imp_uid indexes
+// never hold "", so an empty imp_uid is never found.
+func get[T any](ctx context.Context, s *Store, what string, records map[string]*T, index map[string]string, key string) (*T, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if index != nil {
+		var ok bool
+		if key, ok = index[key]; !ok {
+			return nil, notFound(what)
+		}
+	}
+	r, ok := records[key]
+	if !ok {
+		return nil, notFound(what)
+	}
+	return clone(r), nil
+}
+
+// impTaken reports whether impUID is set and indexed for a record other than owner.
+func impTaken(index map[string]string, impUID, owner string) bool {
+	if impUID == "" {
+		return false
+	}
+	o, ok := index[impUID]
+	return ok && o != owner
+}
+
+// setImpUID makes next (when set) the imp_uid of the record owner, whose imp_uid is at
+// *cur, moving index from the old value.
+func setImpUID(index map[string]string, cur *string, next, owner string) {
+	if next == "" || next == *cur {
+		return
+	}
+	if *cur != "" {
+		delete(index, *cur)
+	}
+	*cur = next
+	index[next] = owner
+}
+
+// firstSorted sorts all by cmp and returns at most limit of them.
+func firstSorted[T any](all []*T, limit int, cmp func(a, b *T) int) []*T {
+	slices.SortFunc(all, cmp)
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	return all
 }
 
 func validIssuanceStatus(s core.IssuanceStatus) bool {
@@ -119,12 +167,11 @@ func (s *Store) CreateIssuance(ctx context.Context, is *core.Issuance) error {
 	if _, ok := s.issByCustomer[is.CustomerUID]; ok {
 		return fmt.Errorf("memstore: issuance customer_uid: %w", core.ErrDuplicate)
 	}
-	if is.ImpUID != "" {
-		if _, ok := s.issByImp[is.ImpUID]; ok {
-			return fmt.Errorf("memstore: issuance imp_uid: %w", core.ErrDuplicate)
-		}
+	// Every indexed imp_uid belongs to a stored merchant_uid, and is's is not stored.
+	if impTaken(s.issByImp, is.ImpUID, is.MerchantUID) {
+		return fmt.Errorf("memstore: issuance imp_uid: %w", core.ErrDuplicate)
 	}
-	c := copyIssuance(is)
+	c := clone(is)
 	c.CreatedAt, c.ExpiresAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.ExpiresAt), utc(c.UpdatedAt)
 	s.issuances[c.MerchantUID] = c
 	s.issByCustomer[c.CustomerUID] = c.MerchantUID
@@ -136,49 +183,19 @@ func (s *Store) CreateIssuance(ctx context.Context, is *core.Issuance) error {
 
 // GetIssuance returns a copy of the issuance with merchantUID. ErrNotFound if none.
 func (s *Store) GetIssuance(ctx context.Context, merchantUID string) (*core.Issuance, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	is, ok := s.issuances[merchantUID]
-	if !ok {
-		return nil, fmt.Errorf("memstore: issuance: %w", core.ErrNotFound)
-	}
-	return copyIssuance(is), nil
+	return get(ctx, s, "issuance", s.issuances, nil, merchantUID)
 }
 
 // GetIssuanceByCustomerUID returns a copy of the issuance with customerUID. ErrNotFound if
 // none.
 func (s *Store) GetIssuanceByCustomerUID(ctx context.Context, customerUID string) (*core.Issuance, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	mu, ok := s.issByCustomer[customerUID]
-	if !ok {
-		return nil, fmt.Errorf("memstore: issuance: %w", core.ErrNotFound)
-	}
-	return copyIssuance(s.issuances[mu]), nil
+	return get(ctx, s, "issuance", s.issuances, s.issByCustomer, customerUID)
 }
 
 // GetIssuanceByImpUID returns a copy of the issuance whose ImpUID is impUID. ErrNotFound
 // if none, and for "".
 func (s *Store) GetIssuanceByImpUID(ctx context.Context, impUID string) (*core.Issuance, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if impUID == "" {
-		return nil, fmt.Errorf("memstore: issuance: %w", core.ErrNotFound)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	mu, ok := s.issByImp[impUID]
-	if !ok {
-		return nil, fmt.Errorf("memstore: issuance: %w", core.ErrNotFound)
-	}
-	return copyIssuance(s.issuances[mu]), nil
+	return get(ctx, s, "issuance", s.issuances, s.issByImp, impUID)
 }
 
 // SettleIssuance moves a pending issuance to to.Status (issued, failed or expired). The
@@ -206,15 +223,13 @@ func (s *Store) SettleIssuance(ctx context.Context, merchantUID string, to *core
 	defer s.mu.Unlock()
 	is, ok := s.issuances[merchantUID]
 	if !ok {
-		return nil, fmt.Errorf("memstore: issuance: %w", core.ErrNotFound)
+		return nil, notFound("issuance")
 	}
 	if is.Status != core.IssuancePending {
 		return nil, fmt.Errorf("memstore: issuance is %s: %w", is.Status, core.ErrConflict)
 	}
-	if to.ImpUID != "" {
-		if owner, ok := s.issByImp[to.ImpUID]; ok && owner != merchantUID {
-			return nil, fmt.Errorf("memstore: issuance imp_uid: %w", core.ErrDuplicate)
-		}
+	if impTaken(s.issByImp, to.ImpUID, merchantUID) {
+		return nil, fmt.Errorf("memstore: issuance imp_uid: %w", core.ErrDuplicate)
 	}
 	withKey := to.Status == core.IssuanceIssued && key != nil
 	if withKey {
@@ -231,13 +246,7 @@ func (s *Store) SettleIssuance(ctx context.Context, merchantUID string, to *core
 
 	// Every check passed: apply all changes.
 	is.Status = to.Status
-	if to.ImpUID != "" && to.ImpUID != is.ImpUID {
-		if is.ImpUID != "" {
-			delete(s.issByImp, is.ImpUID)
-		}
-		is.ImpUID = to.ImpUID
-		s.issByImp[is.ImpUID] = merchantUID
-	}
+	setImpUID(s.issByImp, &is.ImpUID, to.ImpUID, merchantUID)
 	setString(&is.FailReason, to.FailReason)
 	setString(&is.CardName, to.CardName)
 	setString(&is.CardNumber, to.CardNumber)
@@ -252,10 +261,10 @@ func (s *Store) SettleIssuance(ctx context.Context, merchantUID string, to *core
 	if old, ok := s.keys[key.UserID]; ok {
 		delete(s.keyByCustomer, old.CustomerUID)
 		if old.CustomerUID != key.CustomerUID {
-			replaced = copyKey(old)
+			replaced = clone(old)
 		}
 	}
-	k := copyKey(key)
+	k := clone(key)
 	k.IssuedAt = utc(k.IssuedAt)
 	s.keys[k.UserID] = k
 	s.keyByCustomer[k.CustomerUID] = k.UserID
@@ -286,33 +295,21 @@ func (s *Store) ExpirePendingIssuances(ctx context.Context, now time.Time, limit
 			due = append(due, is)
 		}
 	}
-	slices.SortFunc(due, func(a, b *core.Issuance) int {
+	due = firstSorted(due, limit, func(a, b *core.Issuance) int {
 		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.MerchantUID, b.MerchantUID))
 	})
-	if len(due) > limit {
-		due = due[:limit]
-	}
 	out := make([]*core.Issuance, 0, len(due))
 	for _, is := range due {
 		is.Status = core.IssuanceExpired
 		is.UpdatedAt = utc(now)
-		out = append(out, copyIssuance(is))
+		out = append(out, clone(is))
 	}
 	return out, nil
 }
 
 // GetBillingKey returns a copy of the user's billing key. ErrNotFound if none.
 func (s *Store) GetBillingKey(ctx context.Context, userID string) (*core.BillingKey, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.keys[userID]
-	if !ok {
-		return nil, fmt.Errorf("memstore: billing key: %w", core.ErrNotFound)
-	}
-	return copyKey(k), nil
+	return get(ctx, s, "billing key", s.keys, nil, userID)
 }
 
 // DeleteBillingKey removes the user's billing key if its customer_uid is customerUID.
@@ -325,7 +322,7 @@ func (s *Store) DeleteBillingKey(ctx context.Context, userID, customerUID string
 	defer s.mu.Unlock()
 	k, ok := s.keys[userID]
 	if !ok || k.CustomerUID != customerUID {
-		return fmt.Errorf("memstore: billing key: %w", core.ErrNotFound)
+		return notFound("billing key")
 	}
 	delete(s.keys, userID)
 	delete(s.keyByCustomer, k.CustomerUID)
@@ -350,17 +347,16 @@ func (s *Store) CreateCharge(ctx context.Context, c *core.Charge) (*core.Charge,
 	defer s.mu.Unlock()
 	ik := idemKey{c.UserID, c.IdempotencyKey}
 	if mu, ok := s.chargeByIdem[ik]; ok {
-		return copyCharge(s.charges[mu]), false, nil
+		return clone(s.charges[mu]), false, nil
 	}
 	if _, ok := s.charges[c.MerchantUID]; ok {
 		return nil, false, fmt.Errorf("memstore: charge merchant_uid: %w", core.ErrDuplicate)
 	}
-	if c.ImpUID != "" {
-		if _, ok := s.chargeByImp[c.ImpUID]; ok {
-			return nil, false, fmt.Errorf("memstore: charge imp_uid: %w", core.ErrDuplicate)
-		}
+	// Every indexed imp_uid belongs to a stored merchant_uid, and c's is not stored.
+	if impTaken(s.chargeByImp, c.ImpUID, c.MerchantUID) {
+		return nil, false, fmt.Errorf("memstore: charge imp_uid: %w", core.ErrDuplicate)
 	}
-	ch := copyCharge(c)
+	ch := clone(c)
 	ch.CreatedAt, ch.UpdatedAt = utc(ch.CreatedAt), utc(ch.UpdatedAt)
 	ch.PaidAt, ch.ClaimedUntil = utc(ch.PaidAt), utc(ch.ClaimedUntil)
 	s.charges[ch.MerchantUID] = ch
@@ -369,39 +365,18 @@ func (s *Store) CreateCharge(ctx context.Context, c *core.Charge) (*core.Charge,
 		s.chargeByImp[ch.ImpUID] = ch.MerchantUID
 	}
 	s.chargeByUser[ch.UserID] = append(s.chargeByUser[ch.UserID], ch.MerchantUID)
-	return copyCharge(ch), true, nil
+	return clone(ch), true, nil
 }
 
 // GetCharge returns a copy of the charge with merchantUID. ErrNotFound if none.
 func (s *Store) GetCharge(ctx context.Context, merchantUID string) (*core.Charge, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch, ok := s.charges[merchantUID]
-	if !ok {
-		return nil, fmt.Errorf("memstore: charge: %w", core.ErrNotFound)
-	}
-	return copyCharge(ch), nil
+	return get(ctx, s, "charge", s.charges, nil, merchantUID)
 }
 
 // GetChargeByImpUID returns a copy of the charge whose ImpUID is impUID. ErrNotFound if
 // none, and for "".
 func (s *Store) GetChargeByImpUID(ctx context.Context, impUID string) (*core.Charge, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if impUID == "" {
-		return nil, fmt.Errorf("memstore: charge: %w", core.ErrNotFound)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	mu, ok := s.chargeByImp[impUID]
-	if !ok {
-		return nil, fmt.Errorf("memstore: charge: %w", core.ErrNotFound)
-	}
-	return copyCharge(s.charges[mu]), nil
+	return get(ctx, s, "charge", s.charges, s.chargeByImp, impUID)
 }
 
 // ListCharges returns copies of the user's charges, newest CreatedAt first (ties: the
@@ -420,15 +395,12 @@ func (s *Store) ListCharges(ctx context.Context, userID string, limit int) ([]*c
 	for _, mu := range uids {
 		all = append(all, s.charges[mu])
 	}
-	slices.SortFunc(all, func(a, b *core.Charge) int {
+	all = firstSorted(all, limit, func(a, b *core.Charge) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.MerchantUID, a.MerchantUID))
 	})
-	if len(all) > limit {
-		all = all[:limit]
-	}
 	out := make([]*core.Charge, len(all))
 	for i, ch := range all {
-		out[i] = copyCharge(ch)
+		out[i] = clone(ch)
 	}
 	return out, nil
 }
@@ -450,26 +422,18 @@ func (s *Store) UpdateCharge(ctx context.Context, merchantUID string, from []cor
 	defer s.mu.Unlock()
 	ch, ok := s.charges[merchantUID]
 	if !ok {
-		return nil, fmt.Errorf("memstore: charge: %w", core.ErrNotFound)
+		return nil, notFound("charge")
 	}
 	if !slices.Contains(from, ch.Status) {
 		return nil, fmt.Errorf("memstore: charge is %s: %w", ch.Status, core.ErrConflict)
 	}
-	if u.ImpUID != "" {
-		if owner, ok := s.chargeByImp[u.ImpUID]; ok && owner != merchantUID {
-			return nil, fmt.Errorf("memstore: charge imp_uid: %w", core.ErrDuplicate)
-		}
+	if impTaken(s.chargeByImp, u.ImpUID, merchantUID) {
+		return nil, fmt.Errorf("memstore: charge imp_uid: %w", core.ErrDuplicate)
 	}
 	if u.Status != "" {
 		ch.Status = u.Status
 	}
-	if u.ImpUID != "" && u.ImpUID != ch.ImpUID {
-		if ch.ImpUID != "" {
-			delete(s.chargeByImp, ch.ImpUID)
-		}
-		ch.ImpUID = u.ImpUID
-		s.chargeByImp[ch.ImpUID] = merchantUID
-	}
+	setImpUID(s.chargeByImp, &ch.ImpUID, u.ImpUID, merchantUID)
 	setString(&ch.FailReason, u.FailReason)
 	if !u.PaidAt.IsZero() {
 		ch.PaidAt = utc(u.PaidAt)
@@ -481,7 +445,7 @@ func (s *Store) UpdateCharge(ctx context.Context, merchantUID string, from []cor
 	if u.ReleaseClaim {
 		ch.ClaimedBy, ch.ClaimedUntil = "", time.Time{}
 	}
-	return copyCharge(ch), nil
+	return clone(ch), nil
 }
 
 // ClaimCharges claims, for req.Owner until req.Now+req.Lease, up to req.Limit charges
@@ -510,17 +474,14 @@ func (s *Store) ClaimCharges(ctx context.Context, req core.ClaimRequest) ([]*cor
 			due = append(due, ch)
 		}
 	}
-	slices.SortFunc(due, func(a, b *core.Charge) int {
+	due = firstSorted(due, req.Limit, func(a, b *core.Charge) int {
 		return cmp.Or(a.UpdatedAt.Compare(b.UpdatedAt), cmp.Compare(a.MerchantUID, b.MerchantUID))
 	})
-	if len(due) > req.Limit {
-		due = due[:req.Limit]
-	}
 	until := utc(req.Now.Add(req.Lease))
 	out := make([]*core.Charge, len(due))
 	for i, ch := range due {
 		ch.ClaimedBy, ch.ClaimedUntil = req.Owner, until
-		out[i] = copyCharge(ch)
+		out[i] = clone(ch)
 	}
 	return out, nil
 }

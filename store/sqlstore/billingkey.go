@@ -11,6 +11,9 @@ import (
 
 const billingKeyCols = "user_id, customer_uid, issuance_merchant_uid, card_name, card_number, pg_provider, issued_at"
 
+// selectBillingKey is the SELECT of a user's billing key.
+const selectBillingKey = "SELECT " + billingKeyCols + " FROM billkey_billing_keys WHERE user_id = ?"
+
 func scanBillingKey(r rowScanner) (*core.BillingKey, error) {
 	var k core.BillingKey
 	if err := r.Scan(&k.UserID, &k.CustomerUID, &k.IssuanceMerchantUID, &k.CardName, &k.CardNumber,
@@ -22,12 +25,7 @@ func scanBillingKey(r rowScanner) (*core.BillingKey, error) {
 
 // GetBillingKey implements core.Store.
 func (s *Store) GetBillingKey(ctx context.Context, userID string) (*core.BillingKey, error) {
-	k, err := scanBillingKey(s.db.QueryRowContext(ctx,
-		s.q("SELECT "+billingKeyCols+" FROM billkey_billing_keys WHERE user_id = ?"), userID))
-	if err != nil {
-		return nil, mapErr("get billing key", err)
-	}
-	return k, nil
+	return queryOne(ctx, s, "get billing key", scanBillingKey, selectBillingKey, userID)
 }
 
 // DeleteBillingKey implements core.Store.
@@ -54,8 +52,7 @@ func (s *Store) DeleteBillingKey(ctx context.Context, userID, customerUID string
 func (s *Store) putBillingKey(ctx context.Context, tx *sql.Tx, k *core.BillingKey) (*core.BillingKey, error) {
 	d := s.dialect
 	for attempt := 0; attempt < 5; attempt++ {
-		old, err := scanBillingKey(tx.QueryRowContext(ctx,
-			s.q("SELECT "+billingKeyCols+" FROM billkey_billing_keys WHERE user_id = ?"+s.forUpdate()), k.UserID))
+		old, err := scanBillingKey(tx.QueryRowContext(ctx, s.q(selectBillingKey+s.forUpdate()), k.UserID))
 		switch {
 		case err == nil:
 			_, err = tx.ExecContext(ctx, s.q(`UPDATE billkey_billing_keys

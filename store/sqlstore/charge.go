@@ -5,14 +5,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
+	"time"
 
 	"github.com/billkey/billkey/core"
 )
 
 const chargeCols = "merchant_uid, user_id, idempotency_key, customer_uid, plan_id, name, amount, status, " +
 	"imp_uid, fail_reason, attempts, created_at, updated_at, paid_at, claimed_by, claimed_until"
+
+// selectCharge is a charge SELECT up to its WHERE condition.
+const selectCharge = "SELECT " + chargeCols + " FROM billkey_charges WHERE "
 
 func scanCharge(r rowScanner) (*core.Charge, error) {
 	var c core.Charge
@@ -25,19 +27,6 @@ func scanCharge(r rowScanner) (*core.Charge, error) {
 	}
 	c.Status = core.ChargeStatus(status)
 	return &c, nil
-}
-
-func scanCharges(rows *sql.Rows) ([]*core.Charge, error) {
-	defer rows.Close()
-	out := []*core.Charge{}
-	for rows.Next() {
-		c, err := scanCharge(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // CreateCharge implements core.Store. The insert does nothing when the user's
@@ -69,8 +58,7 @@ RETURNING `+chargeCols),
 		return nil, false, mapErr("create charge", err)
 	}
 	existing, gerr := scanCharge(s.db.QueryRowContext(ctx,
-		s.q("SELECT "+chargeCols+" FROM billkey_charges WHERE user_id = ? AND idempotency_key = ?"),
-		c.UserID, c.IdempotencyKey))
+		s.q(selectCharge+"user_id = ? AND idempotency_key = ?"), c.UserID, c.IdempotencyKey))
 	switch {
 	case gerr == nil:
 		return existing, false, nil
@@ -83,12 +71,7 @@ RETURNING `+chargeCols),
 
 // GetCharge implements core.Store.
 func (s *Store) GetCharge(ctx context.Context, merchantUID string) (*core.Charge, error) {
-	c, err := scanCharge(s.db.QueryRowContext(ctx,
-		s.q("SELECT "+chargeCols+" FROM billkey_charges WHERE merchant_uid = ?"), merchantUID))
-	if err != nil {
-		return nil, mapErr("get charge", err)
-	}
-	return c, nil
+	return queryOne(ctx, s, "get charge", scanCharge, selectCharge+"merchant_uid = ?", merchantUID)
 }
 
 // GetChargeByImpUID implements core.Store. "" is ErrNotFound without a query: an unknown
@@ -97,12 +80,7 @@ func (s *Store) GetChargeByImpUID(ctx context.Context, impUID string) (*core.Cha
 	if impUID == "" {
 		return nil, fmt.Errorf("sqlstore: get charge by imp_uid: %w", core.ErrNotFound)
 	}
-	c, err := scanCharge(s.db.QueryRowContext(ctx,
-		s.q("SELECT "+chargeCols+" FROM billkey_charges WHERE imp_uid = ?"), impUID))
-	if err != nil {
-		return nil, mapErr("get charge by imp_uid", err)
-	}
-	return c, nil
+	return queryOne(ctx, s, "get charge by imp_uid", scanCharge, selectCharge+"imp_uid = ?", impUID)
 }
 
 // ListCharges implements core.Store. Charges created at the same instant are listed
@@ -111,16 +89,8 @@ func (s *Store) ListCharges(ctx context.Context, userID string, limit int) ([]*c
 	if limit <= 0 {
 		return []*core.Charge{}, nil
 	}
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+chargeCols+` FROM billkey_charges
-WHERE user_id = ? ORDER BY created_at DESC NULLS LAST, id DESC LIMIT ?`), userID, limit)
-	if err != nil {
-		return nil, mapErr("list charges", err)
-	}
-	out, err := scanCharges(rows)
-	if err != nil {
-		return nil, mapErr("list charges", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list charges", scanCharge,
+		selectCharge+"user_id = ? ORDER BY created_at DESC NULLS LAST, id DESC LIMIT ?", userID, limit)
 }
 
 // UpdateCharge implements core.Store as one UPDATE ... WHERE status IN (from) RETURNING;
@@ -128,48 +98,31 @@ WHERE user_id = ? ORDER BY created_at DESC NULLS LAST, id DESC LIMIT ?`), userID
 // ErrNotFound.
 func (s *Store) UpdateCharge(ctx context.Context, merchantUID string, from []core.ChargeStatus, u core.ChargeUpdate) (*core.Charge, error) {
 	d := s.dialect
-	var sets []string
-	var args []any
-	if u.Status != "" {
-		sets = append(sets, "status = ?")
-		args = append(args, string(u.Status))
-	}
-	if u.ImpUID != "" {
-		sets = append(sets, "imp_uid = ?")
-		args = append(args, u.ImpUID)
-	}
-	if u.FailReason != "" {
-		sets = append(sets, "fail_reason = ?")
-		args = append(args, u.FailReason)
-	}
-	if !u.PaidAt.IsZero() {
-		sets = append(sets, "paid_at = ?")
-		args = append(args, d.timeArg(u.PaidAt))
-	}
+	var a assignments
+	a.str("status", string(u.Status))
+	a.str("imp_uid", u.ImpUID)
+	a.str("fail_reason", u.FailReason)
+	a.time(d, "paid_at", u.PaidAt)
 	if u.AddAttempts != 0 {
-		sets = append(sets, "attempts = attempts + ?")
-		args = append(args, u.AddAttempts)
+		a.add("attempts = attempts + ?", u.AddAttempts)
 	}
-	if !u.At.IsZero() {
-		sets = append(sets, "updated_at = ?")
-		args = append(args, d.timeArg(u.At))
-	}
+	a.time(d, "updated_at", u.At)
 	if u.ReleaseClaim {
-		sets = append(sets, "claimed_by = ''", "claimed_until = NULL")
+		a.sets = append(a.sets, "claimed_by = ''", "claimed_until = NULL")
 	}
-	if len(sets) == 0 {
-		sets = append(sets, "status = status") // a pure compare: still locks and returns the row
+	if len(a.sets) == 0 {
+		a.sets = append(a.sets, "status = status") // a pure compare: still locks and returns the row
 	}
 	var out *core.Charge
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if len(from) == 0 {
 			return s.missOrConflict(ctx, tx, "billkey_charges", merchantUID)
 		}
-		args = append(args, merchantUID)
+		args := append(a.args, merchantUID)
 		for _, st := range from {
 			args = append(args, string(st))
 		}
-		c, err := scanCharge(tx.QueryRowContext(ctx, s.q("UPDATE billkey_charges SET "+strings.Join(sets, ", ")+
+		c, err := scanCharge(tx.QueryRowContext(ctx, s.q("UPDATE billkey_charges SET "+a.clause()+
 			" WHERE merchant_uid = ? AND status IN ("+placeholders(len(from))+") RETURNING "+chargeCols), args...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return s.missOrConflict(ctx, tx, "billkey_charges", merchantUID)
@@ -209,35 +162,12 @@ ORDER BY updated_at NULLS FIRST, id LIMIT ?`
 		pickArgs = append(pickArgs, string(st))
 	}
 	pickArgs = append(pickArgs, d.timeArg(req.UpdatedBefore), d.timeArg(req.Now), req.Limit)
-	setArgs := []any{req.Owner, d.timeArg(req.Now.Add(req.Lease))}
-
-	var query string
-	var args []any
-	if d == Postgres {
-		query = `WITH picked AS (` + pick + ` FOR UPDATE SKIP LOCKED)
-UPDATE billkey_charges AS c SET claimed_by = ?, claimed_until = ?
-FROM picked WHERE c.id = picked.id
-RETURNING ` + chargeCols
-		args = append(pickArgs, setArgs...)
-	} else {
-		query = `UPDATE billkey_charges SET claimed_by = ?, claimed_until = ?
-WHERE id IN (` + pick + `)
-RETURNING ` + chargeCols
-		args = append(setArgs, pickArgs...)
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	query, args := s.updatePicked("billkey_charges", "claimed_by = ?, claimed_until = ?",
+		[]any{req.Owner, d.timeArg(req.Now.Add(req.Lease))}, pick, pickArgs, chargeCols)
+	out, err := queryAll(ctx, s, "claim charges", scanCharge, query, args...)
 	if err != nil {
-		return nil, mapErr("claim charges", err)
+		return nil, err
 	}
-	out, err := scanCharges(rows)
-	if err != nil {
-		return nil, mapErr("claim charges", err)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].UpdatedAt.Equal(out[j].UpdatedAt) {
-			return out[i].UpdatedAt.Before(out[j].UpdatedAt)
-		}
-		return out[i].MerchantUID < out[j].MerchantUID
-	})
+	sortByTime(out, func(c *core.Charge) (time.Time, string) { return c.UpdatedAt, c.MerchantUID })
 	return out, nil
 }

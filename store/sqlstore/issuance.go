@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/billkey/billkey/core"
@@ -14,6 +12,9 @@ import (
 
 const issuanceCols = "merchant_uid, customer_uid, user_id, plan_id, amount, status, imp_uid, fail_reason, " +
 	"card_name, card_number, charge_merchant_uid, created_at, expires_at, updated_at"
+
+// selectIssuance is an issuance SELECT up to its WHERE condition.
+const selectIssuance = "SELECT " + issuanceCols + " FROM billkey_issuances WHERE "
 
 func scanIssuance(r rowScanner) (*core.Issuance, error) {
 	var is core.Issuance
@@ -46,22 +47,12 @@ func (s *Store) CreateIssuance(ctx context.Context, is *core.Issuance) error {
 
 // GetIssuance implements core.Store.
 func (s *Store) GetIssuance(ctx context.Context, merchantUID string) (*core.Issuance, error) {
-	is, err := scanIssuance(s.db.QueryRowContext(ctx,
-		s.q("SELECT "+issuanceCols+" FROM billkey_issuances WHERE merchant_uid = ?"), merchantUID))
-	if err != nil {
-		return nil, mapErr("get issuance", err)
-	}
-	return is, nil
+	return queryOne(ctx, s, "get issuance", scanIssuance, selectIssuance+"merchant_uid = ?", merchantUID)
 }
 
 // GetIssuanceByCustomerUID implements core.Store.
 func (s *Store) GetIssuanceByCustomerUID(ctx context.Context, customerUID string) (*core.Issuance, error) {
-	is, err := scanIssuance(s.db.QueryRowContext(ctx,
-		s.q("SELECT "+issuanceCols+" FROM billkey_issuances WHERE customer_uid = ?"), customerUID))
-	if err != nil {
-		return nil, mapErr("get issuance by customer_uid", err)
-	}
-	return is, nil
+	return queryOne(ctx, s, "get issuance by customer_uid", scanIssuance, selectIssuance+"customer_uid = ?", customerUID)
 }
 
 // GetIssuanceByImpUID implements core.Store. "" is ErrNotFound without a query: an
@@ -70,12 +61,7 @@ func (s *Store) GetIssuanceByImpUID(ctx context.Context, impUID string) (*core.I
 	if impUID == "" {
 		return nil, fmt.Errorf("sqlstore: get issuance by imp_uid: %w", core.ErrNotFound)
 	}
-	is, err := scanIssuance(s.db.QueryRowContext(ctx,
-		s.q("SELECT "+issuanceCols+" FROM billkey_issuances WHERE imp_uid = ?"), impUID))
-	if err != nil {
-		return nil, mapErr("get issuance by imp_uid", err)
-	}
-	return is, nil
+	return queryOne(ctx, s, "get issuance by imp_uid", scanIssuance, selectIssuance+"imp_uid = ?", impUID)
 }
 
 // SettleIssuance implements core.Store. The compare-and-set UPDATE and the billing-key
@@ -93,34 +79,20 @@ func (s *Store) SettleIssuance(ctx context.Context, merchantUID string, to *core
 	if key != nil && to.Status == core.IssuanceIssued && key.CustomerUID == "" {
 		return nil, errors.New("sqlstore: settle issuance: billing key without customer_uid")
 	}
-	d := s.dialect
 	// Empty strings and a zero UpdatedAt leave the stored values.
-	sets := []string{"status = ?"}
-	args := []any{string(to.Status)}
-	for _, f := range []struct {
-		col string
-		val string
-	}{
-		{"imp_uid", to.ImpUID},
-		{"fail_reason", to.FailReason},
-		{"card_name", to.CardName},
-		{"card_number", to.CardNumber},
-		{"charge_merchant_uid", to.ChargeMerchantUID},
-	} {
-		if f.val != "" {
-			sets = append(sets, f.col+" = ?")
-			args = append(args, f.val)
-		}
-	}
-	if !to.UpdatedAt.IsZero() {
-		sets = append(sets, "updated_at = ?")
-		args = append(args, d.timeArg(to.UpdatedAt))
-	}
-	args = append(args, merchantUID, string(core.IssuancePending))
+	var a assignments
+	a.add("status = ?", string(to.Status))
+	a.str("imp_uid", to.ImpUID)
+	a.str("fail_reason", to.FailReason)
+	a.str("card_name", to.CardName)
+	a.str("card_number", to.CardNumber)
+	a.str("charge_merchant_uid", to.ChargeMerchantUID)
+	a.time(s.dialect, "updated_at", to.UpdatedAt)
+	args := append(a.args, merchantUID, string(core.IssuancePending))
 	var replaced *core.BillingKey
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var userID string
-		err := tx.QueryRowContext(ctx, s.q("UPDATE billkey_issuances SET "+strings.Join(sets, ", ")+
+		err := tx.QueryRowContext(ctx, s.q("UPDATE billkey_issuances SET "+a.clause()+
 			" WHERE merchant_uid = ? AND status = ? RETURNING user_id"), args...).Scan(&userID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return s.missOrConflict(ctx, tx, "billkey_issuances", merchantUID)
@@ -162,43 +134,13 @@ func (s *Store) ExpirePendingIssuances(ctx context.Context, now time.Time, limit
 	pick := `SELECT id FROM billkey_issuances
 WHERE status = ? AND (expires_at IS NULL OR expires_at <= ?)
 ORDER BY expires_at NULLS FIRST, id LIMIT ?`
-	var query string
-	var args []any
-	if d == Postgres {
-		// SKIP LOCKED: concurrent sweepers take different rows instead of waiting.
-		query = `WITH picked AS (` + pick + ` FOR UPDATE SKIP LOCKED)
-UPDATE billkey_issuances AS i SET status = ?, updated_at = ?
-FROM picked WHERE i.id = picked.id
-RETURNING ` + issuanceCols
-		args = []any{string(core.IssuancePending), d.timeArg(now), limit, string(core.IssuanceExpired), d.timeArg(now)}
-	} else {
-		// One statement is one write transaction in SQLite: nothing interleaves.
-		query = `UPDATE billkey_issuances SET status = ?, updated_at = ?
-WHERE id IN (` + pick + `)
-RETURNING ` + issuanceCols
-		args = []any{string(core.IssuanceExpired), d.timeArg(now), string(core.IssuancePending), d.timeArg(now), limit}
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	query, args := s.updatePicked("billkey_issuances", "status = ?, updated_at = ?",
+		[]any{string(core.IssuanceExpired), d.timeArg(now)},
+		pick, []any{string(core.IssuancePending), d.timeArg(now), limit}, issuanceCols)
+	out, err := queryAll(ctx, s, "expire issuances", scanIssuance, query, args...)
 	if err != nil {
-		return nil, mapErr("expire issuances", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := []*core.Issuance{}
-	for rows.Next() {
-		is, err := scanIssuance(rows)
-		if err != nil {
-			return nil, mapErr("expire issuances", err)
-		}
-		out = append(out, is)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr("expire issuances", err)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].ExpiresAt.Equal(out[j].ExpiresAt) {
-			return out[i].ExpiresAt.Before(out[j].ExpiresAt)
-		}
-		return out[i].MerchantUID < out[j].MerchantUID
-	})
+	sortByTime(out, func(is *core.Issuance) (time.Time, string) { return is.ExpiresAt, is.MerchantUID })
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -174,3 +175,93 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
+
+// queryOne runs a single-row query on the database and scans it; errors are mapped for op
+// (no row is ErrNotFound).
+func queryOne[T any](ctx context.Context, s *Store, op string, scan func(rowScanner) (*T, error), query string, args ...any) (*T, error) {
+	v, err := scan(s.db.QueryRowContext(ctx, s.q(query), args...))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return v, nil
+}
+
+// queryAll runs query on the database and scans every row; no rows is an empty, non-nil
+// slice. Errors are mapped for op.
+func queryAll[T any](ctx context.Context, s *Store, op string, scan func(rowScanner) (*T, error), query string, args ...any) ([]*T, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out := []*T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}
+
+// sortByTime orders rows by the time key returns, then by the merchant_uid, stably.
+func sortByTime[T any](rows []*T, key func(*T) (time.Time, string)) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		ti, ui := key(rows[i])
+		tj, uj := key(rows[j])
+		if !ti.Equal(tj) {
+			return ti.Before(tj)
+		}
+		return ui < uj
+	})
+}
+
+// updatePicked builds one statement that sets set (with setArgs) on the rows of table
+// whose ids pick selects (with pickArgs) and returns cols of each: on PostgreSQL the
+// picked rows are locked with FOR UPDATE SKIP LOCKED, so concurrent callers take
+// different rows instead of waiting; on SQLite one statement is one write transaction, so
+// nothing interleaves.
+func (s *Store) updatePicked(table, set string, setArgs []any, pick string, pickArgs []any, cols string) (string, []any) {
+	if s.dialect == Postgres {
+		return `WITH picked AS (` + pick + ` FOR UPDATE SKIP LOCKED)
+UPDATE ` + table + ` AS t SET ` + set + `
+FROM picked WHERE t.id = picked.id
+RETURNING ` + cols, append(append([]any{}, pickArgs...), setArgs...)
+	}
+	return `UPDATE ` + table + ` SET ` + set + `
+WHERE id IN (` + pick + `)
+RETURNING ` + cols, append(append([]any{}, setArgs...), pickArgs...)
+}
+
+// assignments collects the "col = ?" parts of an UPDATE's SET clause and their arguments.
+type assignments struct {
+	sets []string
+	args []any
+}
+
+// add appends "expr" with its argument (expr holds one '?').
+func (a *assignments) add(expr string, arg any) {
+	a.sets = append(a.sets, expr)
+	a.args = append(a.args, arg)
+}
+
+// str sets col to v unless v is "".
+func (a *assignments) str(col, v string) {
+	if v != "" {
+		a.add(col+" = ?", v)
+	}
+}
+
+// time sets col to t (as the dialect stores it) unless t is zero.
+func (a *assignments) time(d Dialect, col string, t time.Time) {
+	if !t.IsZero() {
+		a.add(col+" = ?", d.timeArg(t))
+	}
+}
+
+// clause is the SET clause.
+func (a *assignments) clause() string { return strings.Join(a.sets, ", ") }

@@ -1,7 +1,8 @@
-// Package shim holds the few pieces the billkey adapters share: route pattern translation,
-// the adapter-level body cap, panic recovery and the response bookkeeping that lets an
-// adapter tell whether core already sent a status line. Nothing here decides a status
-// code, a header or a body; core does that.
+// Package shim holds the pieces the billkey adapters share: route pattern translation,
+// the options behind each adapter's With... functions (generic in the framework's context
+// type), the adapter-level body cap, panic recovery and the response bookkeeping that
+// lets an adapter tell whether core already sent a status line. Nothing here decides a
+// status code, a header or a body; core does that.
 package shim
 
 import (
@@ -132,6 +133,8 @@ type Writer interface {
 	Started() bool
 	// Discard forgets headers core set but never sent, before the 500 is rendered.
 	Discard()
+	// Err returns the first error writing the response failed with, nil if none did.
+	Err() error
 }
 
 // Serve runs a route handler, turning a panic into core's 500 problem (when nothing was

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/billkey/billkey/core"
 )
 
 func TestColonPattern(t *testing.T) {
@@ -79,4 +82,34 @@ func TestPanicError(t *testing.T) {
 	assert.ErrorIs(t, e, cause)
 	assert.Contains(t, e.Error(), "cause")
 	assert.NoError(t, (&PanicError{Value: 42}).Unwrap())
+}
+
+func TestOptions(t *testing.T) {
+	type ctx struct{ user string }
+	var hooked []error
+	o := NewOptions([]func(*Options[*ctx]){
+		nil,
+		func(o *Options[*ctx]) { o.ErrorHook = func(_ *ctx, err error) { hooked = append(hooked, err) } },
+	})
+	b, err := o.BuyerOf(&ctx{user: "u"})
+	require.NoError(t, err)
+	assert.Zero(t, b, "no buyer hook: nobody")
+	o.Buyer = func(c *ctx) (core.Buyer, error) { return core.Buyer{UserID: c.user}, nil }
+	b, err = o.BuyerOf(&ctx{user: "u"})
+	require.NoError(t, err)
+	assert.Equal(t, "u", b.UserID)
+
+	body := strings.NewReader("123456")
+	got, ok := o.CapBody(nil, NewStreamResponse(httptest.NewRecorder(), nil), body, 6)
+	require.True(t, ok)
+	assert.Same(t, body, got, "no limit: the body as it is")
+
+	o.BodyLimit = 5
+	rec := httptest.NewRecorder()
+	_, ok = o.CapBody(nil, NewStreamResponse(rec, nil), body, 6)
+	require.False(t, ok)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+	assert.Empty(t, hooked, "the 413 was written")
+
+	NewOptions[*ctx, func(*Options[*ctx])](nil).Report(nil, errors.New("no hook, no panic"))
 }
