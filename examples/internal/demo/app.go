@@ -101,12 +101,18 @@ func NewApp(ctx context.Context, cfg Config, listenAddr net.Addr, logOut io.Writ
 	switch cfg.Mode {
 	case ModeSandbox:
 		a.fake = iamporttest.New(iamporttest.WithSandbox(true))
-		// The client reaches the fake through this very server, over loopback.
+		// The client reaches the fake through this very server, over loopback, so any
+		// connection it kept would be one the server waits for when it shuts down: an
+		// idle keep-alive one, or a spare one the transport dialled for a request that
+		// another connection, freed meanwhile, then served. Fiber (fasthttp) counts a
+		// connection that has not sent its first request as active until its
+		// ReadTimeout, longer than ShutdownTimeout. Without keep-alive, no connection
+		// outlives its request: one that carried none is closed at once.
 		a.client, err = iamport.New(iamport.Config{
 			Key:        iamporttest.Key,
 			Secret:     iamporttest.Secret,
 			BaseURL:    a.localURL + FakePrefix,
-			HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, CheckRedirect: noRedirects},
+			HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, CheckRedirect: noRedirects},
 			Logger:     a.log,
 		})
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/iamport"
 	"github.com/billkey/billkey/iamport/iamporttest"
 )
 
@@ -432,4 +433,81 @@ func (j *cookieJar) Cookies(*url.URL) []*http.Cookie {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return append([]*http.Cookie(nil), j.cookies...)
+}
+
+// TestSandboxClientKeepsNoConnection: the sandbox's iamport client reaches the fake
+// through the example's own server, so a connection it kept open (an idle keep-alive one,
+// or a spare one dialled for a request that another connection then served) would be one
+// the server waits for at shutdown. Fiber counts a connection that has not sent a request
+// as active, and its shutdown then ran into ShutdownTimeout. Once its calls are answered,
+// the client holds no connection to the server.
+func TestSandboxClientKeepsNoConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg, err := ParseConfig("test", []string{"-db", filepath.Join(t.TempDir(), "demo.db")}, envOf(nil), io.Discard)
+	require.NoError(t, err)
+	app, err := NewApp(context.Background(), cfg, ln.Addr(), io.Discard)
+	require.NoError(t, err)
+
+	var (
+		mu      sync.Mutex
+		open    = map[net.Conn]bool{}
+		dialled int
+		closed  = make(chan struct{}, 1)
+	)
+	srv := &http.Server{Handler: app.Handler(), ConnState: func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch s {
+		case http.StateNew:
+			open[c] = true
+			dialled++
+		case http.StateClosed, http.StateHijacked:
+			delete(open, c)
+			select {
+			case closed <- struct{}{}:
+			default:
+			}
+		}
+	}}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-served
+		app.Close()
+	})
+
+	// Concurrent lookups: the transport dials while other connections come free.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 5 {
+				_, err := app.client.GetPayment(ctx, "imp_000000000000", true)
+				assert.ErrorIs(t, err, iamport.ErrNotFound)
+			}
+		})
+	}
+	wg.Wait()
+
+	mu.Lock()
+	assert.Positive(t, dialled, "the calls went through the server")
+	mu.Unlock()
+	wait := time.NewTimer(10 * time.Second)
+	defer wait.Stop()
+	for {
+		mu.Lock()
+		n := len(open)
+		mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-closed:
+		case <-wait.C:
+			t.Fatalf("the sandbox client still holds %d connection(s) to the server", n)
+		}
+	}
 }
