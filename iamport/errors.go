@@ -61,7 +61,7 @@ func (e *APIError) Error() string {
 }
 
 // Is reports whether the answer means ErrNotFound (HTTP 404, or a non-zero code with a
-// "not found" message on a lookup or delete) or ErrUnauthorized (HTTP 401).
+// "not found" message on a lookup or delete that is not a 5xx) or ErrUnauthorized (HTTP 401).
 func (e *APIError) Is(target error) bool {
 	if e == nil {
 		return false
@@ -71,7 +71,8 @@ func (e *APIError) Is(target error) bool {
 		if e.HTTPStatus == 404 {
 			return true
 		}
-		return e.Code != 0 && (e.Method == "GET" || e.Method == "DELETE") && isNotFoundMessage(e.Message)
+		// Never for a 5xx: a server that failed has not said the thing is absent.
+		return e.HTTPStatus < 500 && e.Code != 0 && (e.Method == "GET" || e.Method == "DELETE") && isNotFoundMessage(e.Message)
 	case ErrUnauthorized:
 		return e.HTTPStatus == 401
 	}

@@ -32,6 +32,7 @@ func TestAPIErrorIs(t *testing.T) {
 		{"200 code 1 other message", &APIError{HTTPStatus: 200, Code: 1, Message: "권한이 없습니다.", Method: "GET", Endpoint: epCustomer}, false, false},
 		{"code 1 on a POST is a request failure", &APIError{HTTPStatus: 200, Code: 1, Message: "등록되지 않은 구매자입니다.", Method: "POST", Endpoint: epAgain}, false, false},
 		{"code 0 message never not-found", &APIError{HTTPStatus: 200, Code: 0, Message: notFoundMsg, Method: "GET", Endpoint: epCustomer}, false, false},
+		{"5xx worded like not-found", &APIError{HTTPStatus: 503, Code: -1, Message: "존재하지 않는 결제정보입니다.", Method: "GET", Endpoint: epPayment}, false, false},
 		{"401", &APIError{HTTPStatus: 401, Code: -1, Method: "GET", Endpoint: epPayment}, false, true},
 		{"400", &APIError{HTTPStatus: 400, Method: "GET", Endpoint: epFindAll}, false, false},
 	}

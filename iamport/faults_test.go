@@ -334,6 +334,19 @@ func TestGetRetries(t *testing.T) {
 		require.Error(t, err)
 		assert.Equal(t, int64(1), s.requests.Load())
 	})
+	t.Run("5xx worded like not-found is not ErrNotFound", func(t *testing.T) {
+		// A reconciliation lookup that failed must not read as "nothing there": that
+		// would license a second again.
+		s := newStub(t, func(w http.ResponseWriter, r *http.Request) {
+			writeEnv(w, 503, -1, "존재하지 않는 결제정보입니다.", nil)
+		})
+		c := newStubClient(t, s, func(cfg *Config) { cfg.MaxRetries = 1 })
+		_, err := c.FindPayment(context.Background(), "m_1", StatusPaid)
+		assert.ErrorIs(t, err, ErrOutcomeUnknown)
+		assert.NotErrorIs(t, err, ErrNotFound)
+		_, err = c.GetCustomer(context.Background(), "c_1")
+		assert.NotErrorIs(t, err, ErrNotFound)
+	})
 	t.Run("POST 5xx is not retried", func(t *testing.T) {
 		s := newStub(t, func(w http.ResponseWriter, r *http.Request) { writeEnv(w, 500, -1, "oops", nil) })
 		c := newStubClient(t, s)

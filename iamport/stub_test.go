@@ -35,6 +35,7 @@ type stub struct {
 	token      string           // the token the server accepts and hands out
 	serverNow  func() time.Time // the server's clock
 	ttl        time.Duration    // token lifetime
+	expiredAt  int64            // when non-zero, sent as expired_at instead of now+ttl
 	tokenGate  chan struct{}    // when set, getToken waits for it to close
 	log        []string         // "METHOD escaped-path" of every request, getToken included
 	handler    http.HandlerFunc
@@ -79,7 +80,7 @@ func (s *stub) calls() []string {
 func (s *stub) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.log = append(s.log, r.Method+" "+r.URL.EscapedPath())
-	tok, now, ttl, gate, h := s.token, s.serverNow, s.ttl, s.tokenGate, s.handler
+	tok, now, ttl, gate, h, exp := s.token, s.serverNow, s.ttl, s.tokenGate, s.handler, s.expiredAt
 	s.mu.Unlock()
 
 	if r.URL.Path == "/users/getToken" {
@@ -101,7 +102,10 @@ func (s *stub) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		n := now().Unix()
-		writeEnv(w, 200, 0, "", map[string]any{"access_token": tok, "now": n, "expired_at": n + int64(ttl/time.Second)})
+		if exp == 0 {
+			exp = n + int64(ttl/time.Second)
+		}
+		writeEnv(w, 200, 0, "", map[string]any{"access_token": tok, "now": n, "expired_at": exp})
 		return
 	}
 	s.requests.Add(1)

@@ -137,9 +137,10 @@ func (c *Client) fetchToken(ctx context.Context) (*cachedToken, error) {
 	t := &cachedToken{value: tok.AccessToken, header: bearerPrefix + tok.AccessToken}
 	ttl := time.Duration(0)
 	if tok.ExpiredAt > 0 && tok.Now > 0 && tok.ExpiredAt > tok.Now {
-		ttl = time.Duration(tok.ExpiredAt-tok.Now) * time.Second
-		if ttl > maxTokenTTL {
-			ttl = maxTokenTTL
+		// Compare in seconds: multiplying a huge span by time.Second would overflow.
+		ttl = maxTokenTTL
+		if secs := int64(tok.ExpiredAt - tok.Now); secs < int64(maxTokenTTL/time.Second) {
+			ttl = time.Duration(secs) * time.Second
 		}
 	}
 	// Without a usable lifetime the token serves the request that fetched it only.

@@ -2,6 +2,7 @@ package iamport
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -149,6 +150,32 @@ func TestTokenWithoutLifetimeIsNotCached(t *testing.T) {
 	_, err = c.Token(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), s.getTokens.Load())
+}
+
+// TestTokenHugeLifetimeIsCapped: an absurd expired_at (int64 max, or far enough that
+// seconds→Duration would overflow) is capped at maxTokenTTL, not wrapped into a negative
+// or arbitrary lifetime.
+func TestTokenHugeLifetimeIsCapped(t *testing.T) {
+	for _, exp := range []int64{math.MaxInt64, time.Now().Unix() + 18446744073, time.Now().Unix() + 18446744134} {
+		s := newStub(t, nil)
+		s.expiredAt = exp
+		clock := &fakeClock{t: time.Now()}
+		c := newStubClient(t, s)
+		c.now = clock.now
+		for range 3 {
+			_, err := c.Token(context.Background())
+			require.NoError(t, err)
+		}
+		assert.Equal(t, int64(1), s.getTokens.Load(), "expired_at %d: the token is cached", exp)
+		clock.advance(maxTokenTTL - tokenMargin - time.Second)
+		_, err := c.Token(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), s.getTokens.Load(), "expired_at %d: cached for the capped lifetime", exp)
+		clock.advance(2 * time.Second)
+		_, err = c.Token(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), s.getTokens.Load(), "expired_at %d: refreshed after the cap", exp)
+	}
 }
 
 func TestUnauthorizedMidFlightRefreshesOnce(t *testing.T) {
