@@ -54,6 +54,7 @@ type App struct {
 	client    *iamport.Client
 	db        *sql.DB
 	sessions  *sessions
+	csrf      *http.CrossOriginProtection // the demo's own login and logout forms
 	handler   http.Handler
 	noticeURL string
 }
@@ -81,6 +82,10 @@ func NewApp(ctx context.Context, cfg Config, listenAddr net.Addr, logOut io.Writ
 		}
 	}()
 	if a.sessions, err = newSessions(strings.HasPrefix(a.publicURL, "https://")); err != nil {
+		return nil, err
+	}
+	a.csrf = http.NewCrossOriginProtection()
+	if err := a.csrf.AddTrustedOrigin(a.publicURL); err != nil {
 		return nil, err
 	}
 	store, err := a.openStore(ctx)

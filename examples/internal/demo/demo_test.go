@@ -252,6 +252,15 @@ func TestAppPages(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, http.StatusForbidden, res.StatusCode)
 	assert.Empty(t, jar.cookies)
+	// So is one from a browser that sends only Origin (no Sec-Fetch-Site).
+	req, _ = http.NewRequest(http.MethodPost, base+"/login", strings.NewReader("user=alice"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	res, err = client.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusForbidden, res.StatusCode)
+	assert.Empty(t, jar.cookies)
 
 	res, err = client.PostForm(base+"/login", url.Values{"user": {"alice"}})
 	require.NoError(t, err)
@@ -296,7 +305,19 @@ func TestAppPages(t *testing.T) {
 	assert.Contains(t, body, `data-code="internal"`)
 	assert.NotContains(t, body, "<script>alert")
 
-	res, err = client.PostForm(base+"/logout", nil)
+	// A cross-site logout (Origin only) is refused and keeps the session.
+	req, _ = http.NewRequest(http.MethodPost, base+"/logout", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	res, err = client.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusForbidden, res.StatusCode)
+	assert.Len(t, jar.cookies, 1)
+
+	// The page's own form (Origin of this server) signs out.
+	req, _ = http.NewRequest(http.MethodPost, base+"/logout", nil)
+	req.Header.Set("Origin", base)
+	res, err = client.Do(req)
 	require.NoError(t, err)
 	res.Body.Close()
 	assert.Equal(t, http.StatusSeeOther, res.StatusCode)

@@ -152,7 +152,7 @@ func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
 
 // POST /login: user=ID. Sets the signed session cookie and goes to the subscribe page.
 func (a *App) login(w http.ResponseWriter, r *http.Request) {
-	if crossSite(r) {
+	if a.crossSite(r) {
 		http.Error(w, "cross-site request refused", http.StatusForbidden)
 		return
 	}
@@ -172,7 +172,7 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 
 // POST /logout clears the session.
 func (a *App) logout(w http.ResponseWriter, r *http.Request) {
-	if crossSite(r) {
+	if a.crossSite(r) {
 		http.Error(w, "cross-site request refused", http.StatusForbidden)
 		return
 	}
@@ -198,13 +198,10 @@ func (a *App) resultPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // crossSite reports a browser request from another site (the login and logout forms
-// must come from this one).
-func crossSite(r *http.Request) bool {
-	switch strings.ToLower(r.Header.Get("Sec-Fetch-Site")) {
-	case "", "same-origin", "none":
-		return false
-	}
-	return true
+// must come from this one): by Sec-Fetch-Site, or, from a browser that sends only
+// Origin, an origin other than this server's (the request's Host or the public URL).
+func (a *App) crossSite(r *http.Request) bool {
+	return a.csrf.Check(r) != nil
 }
 
 func seeOther(w http.ResponseWriter, location string) {
