@@ -80,6 +80,11 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			}
 			seen[c.MerchantUID] = true
 			fresh++
+			if !s.now().Before(c.ClaimedUntil) {
+				// The claim ran out while the rows before it were worked on: another
+				// instance may hold the row now. A later sweep takes it.
+				continue
+			}
 			rep.Claimed++
 			s.reconcileCharge(ctx, c, &rep)
 		}
@@ -187,6 +192,13 @@ func (s *Service) reconcileFirstCharge(ctx context.Context, c *Charge) (cur *Cha
 // resend sends `again` once more with the same merchant_uid, after a lookup found
 // nothing. A charging row first becomes unknown, so that the move back to charging is a
 // compare-and-set only one caller can win.
+//
+// The lookup answered for the row as claimed (c). The status alone cannot show whether
+// another attempt happened since: a claim that ran out during a slow sweep lets another
+// instance claim the row, send `again` and leave it unknown again, and the compare-and-set
+// from unknown would still succeed. Every attempt counts itself in Attempts before it is
+// sent, so a count other than c's means the lookup is stale: the row is left unknown for
+// a fresh lookup instead of being sent again (R4, R6).
 func (s *Service) resend(ctx context.Context, c *Charge, rep *ReconcileReport) (*Charge, error) {
 	from := c.Status
 	if from == ChargeCharging {
@@ -202,6 +214,12 @@ func (s *Service) resend(ctx context.Context, c *Charge, rep *ReconcileReport) (
 	cur, won, err := s.start(ctx, c, from)
 	if err != nil || !won {
 		return cur, err
+	}
+	if cur.Attempts != c.Attempts+1 {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "billkey: another attempt since the lookup; not sending again",
+			slog.String("merchant_uid", c.MerchantUID))
+		back, _, err := s.cas(ctx, cur, []ChargeStatus{ChargeCharging}, ChargeUpdate{Status: ChargeUnknown})
+		return back, err
 	}
 	rep.Retried++
 	return s.send(ctx, cur)
