@@ -29,7 +29,9 @@ func errInProgress() *Error {
 // and req.Name with PlanID empty; a request carrying both is refused (R1). The charge row
 // is committed as pending before `again` is sent (R18) and moves only by compare-and-set:
 // of any number of concurrent calls with one key, exactly one sends `again`. A repeated
-// key returns the stored charge.
+// key returns the stored charge, also after the user's billing key was removed or
+// replaced: the key is looked up before the billing key is. `again` is cut off after
+// Config.ReconcileAfter/2 (the charge is then unknown).
 //
 // The view is returned whenever a charge row exists, also together with an error:
 //   - paid (or cancelled later): view, nil
@@ -41,7 +43,8 @@ func errInProgress() *Error {
 //
 // Errors without a view: CodeUnauthenticated, CodeInvalidRequest, CodeIdempotencyKeyRequired,
 // CodePlanUnknown, CodeIdempotencyKeyReused (the key was used for another plan or amount),
-// CodeBillingKeyMissing (409), CodeInternal.
+// CodeBillingKeyMissing (409: no billing key, and no charge under the idempotency key),
+// CodeInternal.
 func (s *Service) Charge(ctx context.Context, req ChargeRequest) (*ChargeView, error) {
 	if e := checkUserID(req.UserID); e != nil {
 		return nil, e
@@ -73,6 +76,20 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (*ChargeView, e
 			return nil, errInvalid("the name must be 1..40 characters without control characters")
 		}
 		c.Amount, c.Name = req.Amount, req.Name
+	}
+	// The idempotency key first: a repeated request answers with the stored charge (which
+	// may be paid) even after the user removed or replaced the card, so that a renewal job
+	// asking again never reads billing_key_missing for a charge that took money. Two
+	// first requests racing both miss here and meet in CreateCharge.
+	stored, err := s.store.GetChargeByIdempotencyKey(ctx, req.UserID, req.IdempotencyKey)
+	if err == nil && stored == nil {
+		err = errors.New("store returned no charge")
+	}
+	switch {
+	case err == nil:
+		return s.resume(ctx, c, stored)
+	case !errors.Is(err, ErrNotFound):
+		return nil, s.storeErr(ctx, "get charge by idempotency key", err)
 	}
 	k, err := s.store.GetBillingKey(ctx, req.UserID)
 	if errors.Is(err, ErrNotFound) {
@@ -111,15 +128,29 @@ func (s *Service) createAndRun(ctx context.Context, c *Charge, generate bool) (*
 		return nil, s.storeErr(ctx, "create charge", err)
 	}
 	if !created {
-		if stored.PlanID != c.PlanID || (c.PlanID == "" && (stored.Amount != c.Amount || stored.Name != c.Name)) {
-			return nil, newError(CodeIdempotencyKeyReused, http.StatusUnprocessableEntity,
-				"this idempotency key was used for another charge", nil)
-		}
-		if stored.Status != ChargePending {
-			return s.answer(stored)
-		}
-		// Pending: `again` was never sent for it. Whoever wins pending -> charging sends it.
+		return s.resume(ctx, c, stored)
 	}
+	return s.run(ctx, stored)
+}
+
+// resume answers a request c whose idempotency key already names the charge stored: the
+// same plan (or amount and name) gets that charge's answer, anything else is
+// CodeIdempotencyKeyReused. A stored charge still pending was never sent; it is run
+// (whoever wins pending -> charging sends `again`, once).
+func (s *Service) resume(ctx context.Context, c, stored *Charge) (*ChargeView, error) {
+	if stored.PlanID != c.PlanID || (c.PlanID == "" && (stored.Amount != c.Amount || stored.Name != c.Name)) {
+		return nil, newError(CodeIdempotencyKeyReused, http.StatusUnprocessableEntity,
+			"this idempotency key was used for another charge", nil)
+	}
+	if stored.Status != ChargePending {
+		return s.answer(stored)
+	}
+	return s.run(ctx, stored)
+}
+
+// run moves a pending charge to charging and, when this caller won that compare-and-set,
+// sends `again` for it. A loser answers with the current row.
+func (s *Service) run(ctx context.Context, stored *Charge) (*ChargeView, error) {
 	cur, won, err := s.start(ctx, stored, ChargePending)
 	if err != nil {
 		return nil, err
@@ -153,21 +184,45 @@ func (s *Service) start(ctx context.Context, c *Charge, from ChargeStatus) (cur 
 	return cur, true, nil
 }
 
-// send calls `again` for a charge this caller has just moved to charging, then records
-// what iamport answered. The records are written even if ctx ends meanwhile: what
-// iamport did must not be forgotten because the caller went away.
+// againContext bounds one `again` by ReconcileAfter/2. A reconciler takes up a charge
+// only once its row has been untouched for ReconcileAfter, and every attempt touches the
+// row (pending or unknown -> charging) right before it sends, so the reconciler's
+// threshold always exceeds the longest possible `again`: no instance looks a
+// merchant_uid up, finds nothing and sends it again while an earlier `again` may still
+// reach iamport, whatever deadline the caller's context or the iamport client's Timeout
+// would allow. The other half is slack for the store writes around the call and for
+// clocks that differ a little between instances. Shorter limits still apply: the
+// caller's deadline, or, when the caller has none, the client's Timeout (which the
+// client applies only to a context without a deadline, so it is taken into the bound
+// here).
+func (s *Service) againContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	bound := s.cfg.ReconcileAfter / 2
+	if _, ok := ctx.Deadline(); !ok {
+		if t := s.client.Timeout(); t > 0 {
+			bound = min(bound, t)
+		}
+	}
+	return context.WithTimeout(ctx, bound)
+}
+
+// send calls `again` for a charge this caller has just moved to charging, bounded by
+// againContext, then records what iamport answered (a call cut off by that bound leaves
+// the charge unknown). The records are written even if ctx ends meanwhile: what iamport
+// did must not be forgotten because the caller went away.
 func (s *Service) send(ctx context.Context, c *Charge) (*Charge, error) {
 	s.log.LogAttrs(ctx, slog.LevelDebug, "billkey: sending again",
 		slog.String("merchant_uid", c.MerchantUID),
 		slog.String("customer_uid", maskCustomerUID(c.CustomerUID)),
 		slog.Int64("amount", c.Amount), slog.Int("attempt", c.Attempts))
-	p, err := s.client.Again(ctx, iamport.AgainRequest{
+	actx, acancel := s.againContext(ctx)
+	p, err := s.client.Again(actx, iamport.AgainRequest{
 		CustomerUID: c.CustomerUID,
 		MerchantUID: c.MerchantUID,
 		Amount:      c.Amount,
 		Name:        c.Name,
 		NoticeURL:   s.cfg.NoticeURL,
 	})
+	acancel()
 	wctx, cancel := afterwards(ctx)
 	defer cancel()
 	return s.recordAgain(wctx, c, p, err)

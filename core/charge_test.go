@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -386,4 +388,255 @@ func TestListChargesNewestFirst(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, cs, 3)
 	assert.Equal(t, []string{ids[4], ids[3], ids[2]}, []string{cs[0].MerchantUID, cs[1].MerchantUID, cs[2].MerchantUID})
+}
+
+// A repeated idempotency key answers with the stored charge even after the user removed
+// the card: a renewal job asking again learns that the money was taken (paid), or that
+// the outcome is still open, never billing_key_missing.
+func TestChargeReplayAfterKeyDeleted(t *testing.T) {
+	h := newSH(t)
+	ctx := context.Background()
+	h.issueKey("u1", iamporttest.CardOK)
+	paid, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "renewal-03"})
+	require.NoError(t, err)
+	require.Equal(t, core.ChargePaid, paid.Status)
+	open, _ := h.unknownCharge("u1", "renewal-04")
+	declinedKey := "renewal-05"
+	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{Code: 1, Message: "카드 한도 초과"})
+	declined, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", IdempotencyKey: declinedKey, Amount: 500, Name: "추가 이용료"})
+	require.Equal(t, core.CodeCardDeclined, errCode(t, err))
+	require.Equal(t, core.ChargeFailed, declined.Status)
+
+	require.NoError(t, h.svc.DeleteBillingKey(ctx, "u1"))
+	before := h.calls()
+
+	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "renewal-03"})
+	require.NoError(t, err, "the stored paid charge, not billing_key_missing")
+	assert.Equal(t, paid, v)
+	v, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "renewal-04"})
+	assert.Equal(t, core.CodeChargeInProgress, errCode(t, err))
+	require.NotNil(t, v)
+	assert.Equal(t, open.MerchantUID, v.MerchantUID)
+	assert.Equal(t, core.ChargeUnknown, v.Status)
+	v, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", IdempotencyKey: declinedKey, Amount: 500, Name: "추가 이용료"})
+	assert.Equal(t, core.CodeCardDeclined, errCode(t, err))
+	assert.Equal(t, declined, v)
+
+	// The same key for another plan or amount is still a reuse; a new key needs a card.
+	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "pro", IdempotencyKey: "renewal-03"})
+	assert.Equal(t, core.CodeIdempotencyKeyReused, errCode(t, err))
+	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", IdempotencyKey: declinedKey, Amount: 501, Name: "추가 이용료"})
+	assert.Equal(t, core.CodeIdempotencyKeyReused, errCode(t, err))
+	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "renewal-06"})
+	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
+	// Another user's key space: the same key is not theirs.
+	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u2", PlanID: "basic", IdempotencyKey: "renewal-03"})
+	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
+	assert.Equal(t, before, h.calls(), "answered from the store alone")
+	assert.Equal(t, 3, h.fake.Count(iamporttest.EPAgain))
+}
+
+// A charge left pending (the process died before sending) is run by the next request
+// with its key, found by the key lookup: exactly one `again`, also under a burst.
+func TestChargeReplayResumesPending(t *testing.T) {
+	h, cs := newCrashSH(t)
+	ctx := context.Background()
+	h.issueKey("u1", iamporttest.CardOK)
+	cs.mu.Lock()
+	cs.fail["UpdateCharge:charging"] = 1
+	cs.mu.Unlock()
+	_, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+	require.Equal(t, core.CodeInternal, errCode(t, err))
+	rows, err := h.store.ListCharges(ctx, "u1", 10)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	require.Equal(t, core.ChargePending, rows[0].Status)
+	require.Equal(t, 0, h.fake.Count(iamporttest.EPAgain))
+
+	const n = 50
+	var wg sync.WaitGroup
+	views := make([]*core.ChargeView, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			views[i], _ = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		require.NotNil(t, views[i])
+		assert.Equal(t, rows[0].MerchantUID, views[i].MerchantUID)
+	}
+	assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain), "one again for the pending row")
+	assert.Equal(t, core.ChargePaid, h.chargeStatus(rows[0].MerchantUID))
+	assert.Equal(t, 1, h.paidAtFake(rows[0].MerchantUID))
+}
+
+// deadlineRecorder is the iamport client's transport, noting when each `again` left and
+// the deadline its context carried.
+type deadlineRecorder struct {
+	inner http.RoundTripper
+	mu    sync.Mutex
+	sent  []time.Time
+	dl    []time.Time // zero: no deadline
+}
+
+func (d *deadlineRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/subscribe/payments/again") {
+		dl, _ := r.Context().Deadline()
+		d.mu.Lock()
+		d.sent = append(d.sent, time.Now())
+		d.dl = append(d.dl, dl)
+		d.mu.Unlock()
+	}
+	return d.inner.RoundTrip(r)
+}
+
+// An `again` never outlives Config.ReconcileAfter/2, whatever the caller's context and
+// the client's Timeout allow: a reconciler on another instance, which waits
+// ReconcileAfter, can never look the merchant_uid up while the first `again` is still in
+// flight. The stalled call is recorded as unknown and the reconciler settles it paid.
+func TestAgainBoundedByReconcileAfter(t *testing.T) {
+	const reconcileAfter = 400 * time.Millisecond
+	rec := &deadlineRecorder{}
+	h := newSH(t,
+		shClient(func(c *iamport.Config) {
+			c.Timeout = time.Minute // longer than ReconcileAfter
+			rec.inner = c.HTTPClient.Transport
+			c.HTTPClient = &http.Client{Transport: rec}
+		}),
+		shConfig(func(c *core.Config) { c.ReconcileAfter = reconcileAfter }))
+	h.issueKey("u1", iamporttest.CardOK)
+	// iamport takes the payment, then holds the answer far longer than the bound.
+	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{Stall: time.Minute})
+
+	type result struct {
+		v   *core.ChargeView
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := h.svc.Charge(context.Background(), core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+		done <- result{v, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(10 * time.Second): // a hang guard, far above the 200ms bound
+		t.Fatal("again was not cut off at ReconcileAfter/2")
+	}
+	assert.Equal(t, core.CodeChargeInProgress, errCode(t, r.err))
+	require.NotNil(t, r.v)
+	assert.Equal(t, core.ChargeUnknown, r.v.Status)
+
+	rec.mu.Lock()
+	require.Len(t, rec.dl, 1)
+	require.False(t, rec.dl[0].IsZero(), "again carried no deadline")
+	assert.LessOrEqual(t, rec.dl[0].Sub(rec.sent[0]), reconcileAfter/2, "again's deadline is within ReconcileAfter/2")
+	rec.mu.Unlock()
+
+	// The reconciler's lookup finds the payment iamport took: paid, one payment.
+	h.clock.Advance(3 * time.Minute)
+	rep, err := h.svc.Reconcile(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Paid)
+	assert.Equal(t, 0, rep.Retried)
+	assert.Equal(t, core.ChargePaid, h.chargeStatus(r.v.MerchantUID))
+	assert.Equal(t, 1, h.paidAtFake(r.v.MerchantUID))
+	assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain))
+}
+
+// The reconciler's resend is bounded the same way.
+func TestResendBoundedByReconcileAfter(t *testing.T) {
+	const reconcileAfter = 400 * time.Millisecond
+	rec := &deadlineRecorder{}
+	h := newSH(t,
+		shClient(func(c *iamport.Config) {
+			c.Timeout = time.Minute
+			rec.inner = c.HTTPClient.Transport
+			c.HTTPClient = &http.Client{Transport: rec}
+		}),
+		shConfig(func(c *core.Config) { c.ReconcileAfter = reconcileAfter }))
+	h.issueKey("u1", iamporttest.CardOK)
+	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{DropBefore: true}, iamporttest.Fault{Stall: time.Minute})
+	v, err := h.svc.Charge(context.Background(), core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+	require.Equal(t, core.CodeChargeInProgress, errCode(t, err))
+	require.Empty(t, h.fake.PaymentsByMerchantUID(v.MerchantUID))
+
+	h.clock.Advance(3 * time.Minute)
+	done := make(chan core.ReconcileReport, 1)
+	go func() {
+		rep, _ := h.svc.Reconcile(context.Background())
+		done <- rep
+	}()
+	var rep core.ReconcileReport
+	select {
+	case rep = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the resend was not cut off at ReconcileAfter/2")
+	}
+	assert.Equal(t, 1, rep.Retried)
+	assert.Equal(t, core.ChargeUnknown, h.chargeStatus(v.MerchantUID))
+	rec.mu.Lock()
+	require.Len(t, rec.dl, 2)
+	for i := range rec.dl {
+		require.False(t, rec.dl[i].IsZero(), "again %d carried no deadline", i)
+		assert.LessOrEqual(t, rec.dl[i].Sub(rec.sent[i]), reconcileAfter/2, "again %d", i)
+	}
+	rec.mu.Unlock()
+
+	h.clock.Advance(3 * time.Minute)
+	rep, err = h.svc.Reconcile(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Paid)
+	assert.Equal(t, 1, h.paidAtFake(v.MerchantUID))
+	requireLookupBetweenAgains(t, h)
+}
+
+// The plan's first charge after an issuance is bounded the same way.
+func TestFirstChargeBoundedByReconcileAfter(t *testing.T) {
+	const reconcileAfter = 400 * time.Millisecond
+	rec := &deadlineRecorder{}
+	h := newSH(t,
+		shClient(func(c *iamport.Config) {
+			c.Timeout = time.Minute
+			rec.inner = c.HTTPClient.Transport
+			c.HTTPClient = &http.Client{Transport: rec}
+		}),
+		shConfig(func(c *core.Config) { c.ReconcileAfter = reconcileAfter }))
+	req := h.prepare("u1", "basic")
+	res := h.window(req, iamporttest.CardOK, false)
+	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{Stall: time.Minute})
+	type result struct {
+		out *core.IssuanceResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := h.svc.CompleteIssuance(context.Background(), "u1", core.CompleteInput{
+			MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback,
+		})
+		done <- result{out, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first charge's again was not cut off at ReconcileAfter/2")
+	}
+	require.NoError(t, r.err)
+	require.NotNil(t, r.out.FirstCharge)
+	assert.Equal(t, core.ChargeUnknown, r.out.FirstCharge.Status)
+	rec.mu.Lock()
+	require.Len(t, rec.dl, 1)
+	require.False(t, rec.dl[0].IsZero(), "again carried no deadline")
+	assert.LessOrEqual(t, rec.dl[0].Sub(rec.sent[0]), reconcileAfter/2)
+	rec.mu.Unlock()
+
+	h.clock.Advance(3 * time.Minute)
+	rep, err := h.svc.Reconcile(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Paid)
+	assert.Equal(t, 1, h.paidAtFake(r.out.FirstCharge.MerchantUID))
 }

@@ -167,6 +167,9 @@ type Store interface {
 	CreateCharge(ctx context.Context, c *Charge) (stored *Charge, created bool, err error)
 	// GetCharge finds a charge by merchant_uid. ErrNotFound if none.
 	GetCharge(ctx context.Context, merchantUID string) (*Charge, error)
+	// GetChargeByIdempotencyKey finds the user's charge created with idempotency key key.
+	// ErrNotFound if none (another user's charge with the same key is never found).
+	GetChargeByIdempotencyKey(ctx context.Context, userID, key string) (*Charge, error)
 	// GetChargeByImpUID finds the charge whose ImpUID is impUID. ErrNotFound if none (and for "").
 	GetChargeByImpUID(ctx context.Context, impUID string) (*Charge, error)
 	// ListCharges returns the user's charges, newest first, at most limit.
@@ -266,7 +269,12 @@ type Config struct {
 	Now         func() time.Time
 	Events      EventSink
 	// ReconcileAfter: charging/unknown rows untouched this long are settled by Reconcile.
-	// Default 2 minutes.
+	// Default 2 minutes. Every `again` (a charge, the plan's first charge after an
+	// issuance, a reconciler's resend) is cut off after ReconcileAfter/2, whatever the
+	// caller's deadline or the iamport client's Timeout, so that no reconciler (on any
+	// instance) looks a merchant_uid up and sends it again while an earlier `again` for
+	// it may still be in flight; a cut-off call leaves the charge unknown for the
+	// reconciler. Set it to at least twice the time iamport may take to answer `again`.
 	ReconcileAfter time.Duration
 	// InstanceID names this process in row claims; default a random id.
 	InstanceID string

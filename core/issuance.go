@@ -347,7 +347,11 @@ func issuancePaymentMismatch(is *Issuance, p *iamport.Payment, testMode bool) st
 		return "payment is not a billing-key issuance (customer_uid_usage " + cleanText(p.CustomerUIDUsage, 40) + ")"
 	case p.Sandbox && !testMode:
 		return "sandbox payment in live mode"
-	case p.Status == iamport.StatusPaid && is.PlanID != "" && p.Amount != is.Amount:
+	case p.Status == iamport.StatusPaid && p.Amount != 0 && p.Amount != is.Amount:
+		// No approval happens at a kcp_billing issuance, and whether iamport records the
+		// amount shown in the window or 0 on its payment record is not documented (FACTS
+		// §14.1, §11): both are accepted. Any other amount means the request_pay the
+		// window got was not the one we built (R1: e.g. amount 1 for a plan's price).
 		return fmt.Sprintf("amount differs: shown %d, iamport has %d", is.Amount, p.Amount)
 	}
 	return ""

@@ -143,6 +143,8 @@ func TestCompleteIssuanceRejectsMismatches(t *testing.T) {
 		{"failed", "", func(p *iamport.Payment) { p.Status = iamport.StatusFailed; p.FailReason = "카드 인증 실패" }, core.CodeIssuanceFailed, core.IssuanceFailed, false},
 		{"cancelled", "", func(p *iamport.Payment) { p.Status = iamport.StatusCancelled }, core.CodeIssuanceFailed, core.IssuancePending, false},
 		{"other amount", "basic", func(p *iamport.Payment) { p.Amount = 100 }, core.CodePaymentMismatch, core.IssuancePending, true},
+		{"tampered amount 1", "basic", func(p *iamport.Payment) { p.Amount = 1 }, core.CodePaymentMismatch, core.IssuancePending, true},
+		{"an amount without a plan", "", func(p *iamport.Payment) { p.Amount = 100 }, core.CodePaymentMismatch, core.IssuancePending, true},
 		{"other merchant_uid", "", func(p *iamport.Payment) { p.MerchantUID = "bkiother0000000000000000000000" }, core.CodeNotFound, core.IssuancePending, false},
 		{"other customer_uid", "", func(p *iamport.Payment) { p.CustomerUID = "bkcu00000000000000000000000000000000" }, core.CodePaymentMismatch, core.IssuancePending, true},
 		{"no customer_uid", "", func(p *iamport.Payment) { p.CustomerUID = "" }, core.CodePaymentMismatch, core.IssuancePending, true},
@@ -411,6 +413,44 @@ func TestCompleteIssuanceWithPlanRace(t *testing.T) {
 	assert.Equal(t, core.ChargePaid, out.FirstCharge.Status)
 	assert.Equal(t, is.ChargeMerchantUID, out.FirstCharge.MerchantUID)
 	assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain))
+}
+
+// FACTS §14.1: iamport may record 0 (not the amount shown) on a kcp_billing issuance
+// payment, since nothing is approved at issuance. Both 0 and the shown amount are
+// accepted; the first charge is the plan's price either way.
+func TestCompleteIssuanceAmountZeroOrShown(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		amount func(shown int64) int64
+	}{
+		{"zero", func(int64) int64 { return 0 }},
+		{"shown", func(shown int64) int64 { return shown }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newSH(t)
+			ctx := context.Background()
+			req := h.prepare("u1", "basic")
+			require.Equal(t, int64(9900), req.Params.Amount)
+			res := h.window(req, iamporttest.CardOK, false)
+			p := *res.Payment
+			p.Amount = tc.amount(req.Params.Amount)
+			h.fake.PutPayment(p)
+			out, err := h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{
+				MerchantUID: req.Params.MerchantUID, ImpUID: p.ImpUID, Source: core.SourceCallback,
+			})
+			require.NoError(t, err)
+			assert.Equal(t, core.IssuanceIssued, out.Status)
+			_, err = h.store.GetBillingKey(ctx, "u1")
+			require.NoError(t, err)
+			require.NotNil(t, out.FirstCharge)
+			assert.Equal(t, core.ChargePaid, out.FirstCharge.Status)
+			assert.Equal(t, int64(9900), out.FirstCharge.Amount)
+			ps := h.fake.PaymentsByMerchantUID(out.FirstCharge.MerchantUID)
+			require.Len(t, ps, 1)
+			assert.Equal(t, int64(9900), ps[0].Amount, "R1: the plan's price")
+			assert.Equal(t, 0, h.events.Count(core.EventPaymentMismatch, ""))
+		})
+	}
 }
 
 // The first charge of a plan is declined: the key stays issued and the charge failed.

@@ -34,8 +34,9 @@ func (s *Service) lease() time.Duration {
 //
 // A row whose lookup fails stays as it is and is tried by a later sweep. The error is
 // about the sweep itself (the store failed, or ctx ended); the report counts what was
-// done until then. Config.ReconcileAfter must be longer than the iamport client's
-// timeout, or a sweep could look up a charge whose `again` is still in flight.
+// done until then. No sweep looks up a charge whose `again` may still be in flight:
+// every `again` is cut off after Config.ReconcileAfter/2, and a row is taken up only
+// once it has been untouched for ReconcileAfter (see Config.ReconcileAfter).
 func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
 	if err := ctx.Err(); err != nil {

@@ -192,6 +192,15 @@ func (c *Client) CloseIdleConnections() {
 	}
 }
 
+// Timeout is the deadline a call gets when its context has none (Config.Timeout, or
+// DefaultTimeout). 0 for a nil client.
+func (c *Client) Timeout() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return c.timeout
+}
+
 // withDefaultTimeout bounds ctx by the configured timeout unless it has a deadline already.
 func (c *Client) withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {

@@ -373,6 +373,25 @@ func (s *Store) GetCharge(ctx context.Context, merchantUID string) (*core.Charge
 	return get(ctx, s, "charge", s.charges, nil, merchantUID)
 }
 
+// GetChargeByIdempotencyKey returns a copy of the user's charge created with idempotency
+// key key. ErrNotFound if none.
+func (s *Store) GetChargeByIdempotencyKey(ctx context.Context, userID, key string) (*core.Charge, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mu, ok := s.chargeByIdem[idemKey{userID, key}]
+	if !ok {
+		return nil, notFound("charge")
+	}
+	ch, ok := s.charges[mu]
+	if !ok {
+		return nil, notFound("charge")
+	}
+	return clone(ch), nil
+}
+
 // GetChargeByImpUID returns a copy of the charge whose ImpUID is impUID. ErrNotFound if
 // none, and for "".
 func (s *Store) GetChargeByImpUID(ctx context.Context, impUID string) (*core.Charge, error) {

@@ -16,6 +16,10 @@ const chargeCols = "merchant_uid, user_id, idempotency_key, customer_uid, plan_i
 // selectCharge is a charge SELECT up to its WHERE condition.
 const selectCharge = "SELECT " + chargeCols + " FROM billkey_charges WHERE "
 
+// selectChargeByIdem finds a user's charge by idempotency key, through the unique
+// (user_id, idempotency_key) index.
+const selectChargeByIdem = selectCharge + "user_id = ? AND idempotency_key = ?"
+
 func scanCharge(r rowScanner) (*core.Charge, error) {
 	var c core.Charge
 	var status string
@@ -57,8 +61,7 @@ RETURNING `+chargeCols),
 	if !errors.Is(err, sql.ErrNoRows) && !isUniqueViolation(err) {
 		return nil, false, mapErr("create charge", err)
 	}
-	existing, gerr := scanCharge(s.db.QueryRowContext(ctx,
-		s.q(selectCharge+"user_id = ? AND idempotency_key = ?"), c.UserID, c.IdempotencyKey))
+	existing, gerr := scanCharge(s.db.QueryRowContext(ctx, s.q(selectChargeByIdem), c.UserID, c.IdempotencyKey))
 	switch {
 	case gerr == nil:
 		return existing, false, nil
@@ -72,6 +75,11 @@ RETURNING `+chargeCols),
 // GetCharge implements core.Store.
 func (s *Store) GetCharge(ctx context.Context, merchantUID string) (*core.Charge, error) {
 	return queryOne(ctx, s, "get charge", scanCharge, selectCharge+"merchant_uid = ?", merchantUID)
+}
+
+// GetChargeByIdempotencyKey implements core.Store.
+func (s *Store) GetChargeByIdempotencyKey(ctx context.Context, userID, key string) (*core.Charge, error) {
+	return queryOne(ctx, s, "get charge by idempotency key", scanCharge, selectChargeByIdem, userID, key)
 }
 
 // GetChargeByImpUID implements core.Store. "" is ErrNotFound without a query: an unknown

@@ -325,6 +325,51 @@ func testCharges(t *testing.T, newStore func(*testing.T) core.Store) {
 		require.ErrorIs(f.t, err, core.ErrNotFound)
 	})
 
+	run(t, newStore, "ByIdempotencyKey", func(f *fixture) {
+		user, other := f.user(), f.user()
+		_, err := f.s.GetChargeByIdempotencyKey(f.ctx, user, f.idemKey())
+		require.ErrorIs(f.t, err, core.ErrNotFound, "unknown key")
+
+		c := f.charge(user)
+		want := f.createCharge(cloneCharge(c))
+		got, err := f.s.GetChargeByIdempotencyKey(f.ctx, user, c.IdempotencyKey)
+		require.NoError(f.t, err)
+		requireCharge(f.t, want, got)
+
+		// Per user: the same key of another user finds nothing until that user has a
+		// charge of its own under it, and then each finds their own.
+		_, err = f.s.GetChargeByIdempotencyKey(f.ctx, other, c.IdempotencyKey)
+		require.ErrorIs(f.t, err, core.ErrNotFound, "another user's key")
+		oc := f.charge(other)
+		oc.IdempotencyKey = c.IdempotencyKey
+		oc.Amount = 29000
+		f.createCharge(oc)
+		got, err = f.s.GetChargeByIdempotencyKey(f.ctx, other, c.IdempotencyKey)
+		require.NoError(f.t, err)
+		requireCharge(f.t, oc, got)
+		got, err = f.s.GetChargeByIdempotencyKey(f.ctx, user, c.IdempotencyKey)
+		require.NoError(f.t, err)
+		requireCharge(f.t, want, got)
+		for _, miss := range [][2]string{{user, ""}, {"", c.IdempotencyKey}, {user, c.MerchantUID}, {user, c.IdempotencyKey + "x"}} {
+			_, err = f.s.GetChargeByIdempotencyKey(f.ctx, miss[0], miss[1])
+			require.ErrorIs(f.t, err, core.ErrNotFound, "user %q key %q", miss[0], miss[1])
+		}
+
+		// The current row is returned, and it is a copy.
+		f.move(c.MerchantUID, core.ChargePending, core.ChargeCharging)
+		want, err = f.s.UpdateCharge(f.ctx, c.MerchantUID, []core.ChargeStatus{core.ChargeCharging},
+			core.ChargeUpdate{Status: core.ChargePaid, ImpUID: f.impUID(), PaidAt: f.now, At: f.now.Add(time.Second)})
+		require.NoError(f.t, err)
+		got, err = f.s.GetChargeByIdempotencyKey(f.ctx, user, c.IdempotencyKey)
+		require.NoError(f.t, err)
+		requireCharge(f.t, want, got)
+		got.UserID, got.Amount, got.Status, got.ImpUID, got.IdempotencyKey = "mallory", 1, core.ChargeFailed, "imp_other", "other"
+		again, err := f.s.GetChargeByIdempotencyKey(f.ctx, user, c.IdempotencyKey)
+		require.NoError(f.t, err)
+		requireCharge(f.t, want, again)
+		requireCharge(f.t, want, f.getCharge(c.MerchantUID))
+	})
+
 	run(t, newStore, "Times", func(f *fixture) {
 		seoul := time.FixedZone("KST", 9*60*60)
 		at := func(d time.Duration) time.Time { return f.now.Add(d).In(seoul) }
