@@ -52,7 +52,10 @@ func wire(app *demo.App) (demo.Server, error) {
 	svc := app.Service()
 	f := fiber.New(fiber.Config{
 		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
+		// fasthttp counts a connection that has not sent its first request (a browser's
+		// preconnect) as busy until ReadTimeout, and its shutdown waits for it: keep it
+		// well under demo.ShutdownTimeout so Ctrl-C never waits on an idle browser.
+		ReadTimeout: 5 * time.Second,
 	})
 	f.Use(recover.New())
 
