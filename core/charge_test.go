@@ -493,12 +493,27 @@ func (d *deadlineRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	return d.inner.RoundTrip(r)
 }
 
-// An `again` never outlives Config.ReconcileAfter/2, whatever the caller's context and
-// the client's Timeout allow: a reconciler on another instance, which waits
-// ReconcileAfter, can never look the merchant_uid up while the first `again` is still in
-// flight. The stalled call is recorded as unknown and the reconciler settles it paid.
-func TestAgainBoundedByReconcileAfter(t *testing.T) {
-	const reconcileAfter = 400 * time.Millisecond
+// requireBounded checks that exactly n `again` calls left, each with a deadline at most
+// bound after it was sent.
+func (d *deadlineRecorder) requireBounded(t *testing.T, n int, bound time.Duration) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	require.Len(t, d.dl, n)
+	for i := range d.dl {
+		require.False(t, d.dl[i].IsZero(), "again %d carried no deadline", i)
+		assert.LessOrEqual(t, d.dl[i].Sub(d.sent[i]), bound, "again %d's deadline is within ReconcileAfter/2", i)
+	}
+}
+
+// boundTestReconcileAfter is small so that ReconcileAfter/2 cuts a stalled `again` off
+// quickly; the client's own Timeout (1 min) is far longer.
+const boundTestReconcileAfter = 400 * time.Millisecond
+
+// newBoundedSH is a harness whose client Timeout (1 min) is longer than ReconcileAfter,
+// with a recorder on the client's transport.
+func newBoundedSH(t *testing.T) (*sh, *deadlineRecorder) {
+	t.Helper()
 	rec := &deadlineRecorder{}
 	h := newSH(t,
 		shClient(func(c *iamport.Config) {
@@ -506,7 +521,32 @@ func TestAgainBoundedByReconcileAfter(t *testing.T) {
 			rec.inner = c.HTTPClient.Transport
 			c.HTTPClient = &http.Client{Transport: rec}
 		}),
-		shConfig(func(c *core.Config) { c.ReconcileAfter = reconcileAfter }))
+		shConfig(func(c *core.Config) { c.ReconcileAfter = boundTestReconcileAfter }))
+	return h, rec
+}
+
+// within runs f with a hang guard far above the ReconcileAfter/2 bound, and fails the
+// test with what if f does not return in time.
+func within[T any](t *testing.T, what string, f func() T) T {
+	t.Helper()
+	done := make(chan T, 1)
+	go func() { done <- f() }()
+	select {
+	case v := <-done:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal(what)
+		var zero T
+		return zero
+	}
+}
+
+// An `again` never outlives Config.ReconcileAfter/2, whatever the caller's context and
+// the client's Timeout allow: a reconciler on another instance, which waits
+// ReconcileAfter, can never look the merchant_uid up while the first `again` is still in
+// flight. The stalled call is recorded as unknown and the reconciler settles it paid.
+func TestAgainBoundedByReconcileAfter(t *testing.T) {
+	h, rec := newBoundedSH(t)
 	h.issueKey("u1", iamporttest.CardOK)
 	// iamport takes the payment, then holds the answer far longer than the bound.
 	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{Stall: time.Minute})
@@ -515,26 +555,14 @@ func TestAgainBoundedByReconcileAfter(t *testing.T) {
 		v   *core.ChargeView
 		err error
 	}
-	done := make(chan result, 1)
-	go func() {
+	r := within(t, "again was not cut off at ReconcileAfter/2", func() result {
 		v, err := h.svc.Charge(context.Background(), core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-		done <- result{v, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(10 * time.Second): // a hang guard, far above the 200ms bound
-		t.Fatal("again was not cut off at ReconcileAfter/2")
-	}
+		return result{v, err}
+	})
 	assert.Equal(t, core.CodeChargeInProgress, errCode(t, r.err))
 	require.NotNil(t, r.v)
 	assert.Equal(t, core.ChargeUnknown, r.v.Status)
-
-	rec.mu.Lock()
-	require.Len(t, rec.dl, 1)
-	require.False(t, rec.dl[0].IsZero(), "again carried no deadline")
-	assert.LessOrEqual(t, rec.dl[0].Sub(rec.sent[0]), reconcileAfter/2, "again's deadline is within ReconcileAfter/2")
-	rec.mu.Unlock()
+	rec.requireBounded(t, 1, boundTestReconcileAfter/2)
 
 	// The reconciler's lookup finds the payment iamport took: paid, one payment.
 	h.clock.Advance(3 * time.Minute)
@@ -549,15 +577,7 @@ func TestAgainBoundedByReconcileAfter(t *testing.T) {
 
 // The reconciler's resend is bounded the same way.
 func TestResendBoundedByReconcileAfter(t *testing.T) {
-	const reconcileAfter = 400 * time.Millisecond
-	rec := &deadlineRecorder{}
-	h := newSH(t,
-		shClient(func(c *iamport.Config) {
-			c.Timeout = time.Minute
-			rec.inner = c.HTTPClient.Transport
-			c.HTTPClient = &http.Client{Transport: rec}
-		}),
-		shConfig(func(c *core.Config) { c.ReconcileAfter = reconcileAfter }))
+	h, rec := newBoundedSH(t)
 	h.issueKey("u1", iamporttest.CardOK)
 	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{DropBefore: true}, iamporttest.Fault{Stall: time.Minute})
 	v, err := h.svc.Charge(context.Background(), core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
@@ -565,26 +585,13 @@ func TestResendBoundedByReconcileAfter(t *testing.T) {
 	require.Empty(t, h.fake.PaymentsByMerchantUID(v.MerchantUID))
 
 	h.clock.Advance(3 * time.Minute)
-	done := make(chan core.ReconcileReport, 1)
-	go func() {
+	rep := within(t, "the resend was not cut off at ReconcileAfter/2", func() core.ReconcileReport {
 		rep, _ := h.svc.Reconcile(context.Background())
-		done <- rep
-	}()
-	var rep core.ReconcileReport
-	select {
-	case rep = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the resend was not cut off at ReconcileAfter/2")
-	}
+		return rep
+	})
 	assert.Equal(t, 1, rep.Retried)
 	assert.Equal(t, core.ChargeUnknown, h.chargeStatus(v.MerchantUID))
-	rec.mu.Lock()
-	require.Len(t, rec.dl, 2)
-	for i := range rec.dl {
-		require.False(t, rec.dl[i].IsZero(), "again %d carried no deadline", i)
-		assert.LessOrEqual(t, rec.dl[i].Sub(rec.sent[i]), reconcileAfter/2, "again %d", i)
-	}
-	rec.mu.Unlock()
+	rec.requireBounded(t, 2, boundTestReconcileAfter/2)
 
 	h.clock.Advance(3 * time.Minute)
 	rep, err = h.svc.Reconcile(context.Background())
@@ -596,15 +603,7 @@ func TestResendBoundedByReconcileAfter(t *testing.T) {
 
 // The plan's first charge after an issuance is bounded the same way.
 func TestFirstChargeBoundedByReconcileAfter(t *testing.T) {
-	const reconcileAfter = 400 * time.Millisecond
-	rec := &deadlineRecorder{}
-	h := newSH(t,
-		shClient(func(c *iamport.Config) {
-			c.Timeout = time.Minute
-			rec.inner = c.HTTPClient.Transport
-			c.HTTPClient = &http.Client{Transport: rec}
-		}),
-		shConfig(func(c *core.Config) { c.ReconcileAfter = reconcileAfter }))
+	h, rec := newBoundedSH(t)
 	req := h.prepare("u1", "basic")
 	res := h.window(req, iamporttest.CardOK, false)
 	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{Stall: time.Minute})
@@ -612,27 +611,16 @@ func TestFirstChargeBoundedByReconcileAfter(t *testing.T) {
 		out *core.IssuanceResult
 		err error
 	}
-	done := make(chan result, 1)
-	go func() {
+	r := within(t, "the first charge's again was not cut off at ReconcileAfter/2", func() result {
 		out, err := h.svc.CompleteIssuance(context.Background(), "u1", core.CompleteInput{
 			MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback,
 		})
-		done <- result{out, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the first charge's again was not cut off at ReconcileAfter/2")
-	}
+		return result{out, err}
+	})
 	require.NoError(t, r.err)
 	require.NotNil(t, r.out.FirstCharge)
 	assert.Equal(t, core.ChargeUnknown, r.out.FirstCharge.Status)
-	rec.mu.Lock()
-	require.Len(t, rec.dl, 1)
-	require.False(t, rec.dl[0].IsZero(), "again carried no deadline")
-	assert.LessOrEqual(t, rec.dl[0].Sub(rec.sent[0]), reconcileAfter/2)
-	rec.mu.Unlock()
+	rec.requireBounded(t, 1, boundTestReconcileAfter/2)
 
 	h.clock.Advance(3 * time.Minute)
 	rep, err := h.svc.Reconcile(context.Background())
