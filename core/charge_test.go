@@ -12,9 +12,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/billkey/billkey/codes"
 	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/event"
 	"github.com/billkey/billkey/iamport"
 	"github.com/billkey/billkey/iamport/iamporttest"
+	"github.com/billkey/billkey/store"
 )
 
 func TestChargePlan(t *testing.T) {
@@ -40,7 +43,7 @@ func TestChargePlan(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ps[0].ImpUID, c.ImpUID)
 	assert.Equal(t, 1, c.Attempts)
-	assert.Equal(t, 1, h.events.Count(core.EventChargePaid, v.MerchantUID))
+	assert.Equal(t, 1, h.events.Count(event.ChargePaid, v.MerchantUID))
 
 	// The same idempotency key returns the same charge and calls nobody.
 	before := h.calls()
@@ -72,7 +75,7 @@ func TestChargeExplicitAmountFromGo(t *testing.T) {
 	assert.Equal(t, "3월 이용료", ps[0].Name)
 
 	_, err = h.svc.Charge(context.Background(), core.ChargeRequest{UserID: "u1", IdempotencyKey: "renewal-2026-03", Amount: 99999, Name: "3월 이용료"})
-	assert.Equal(t, core.CodeIdempotencyKeyReused, errCode(t, err))
+	assert.Equal(t, codes.IdempotencyKeyReused, errCode(t, err))
 }
 
 func TestChargeRequestRules(t *testing.T) {
@@ -91,21 +94,21 @@ func TestChargeRequestRules(t *testing.T) {
 		req  core.ChargeRequest
 		code string
 	}{
-		{"no user", core.ChargeRequest{PlanID: "basic", IdempotencyKey: "k"}, core.CodeUnauthenticated},
-		{"no key", core.ChargeRequest{UserID: "u1", PlanID: "basic"}, core.CodeIdempotencyKeyRequired},
-		{"long key", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: string(long)}, core.CodeInvalidRequest},
-		{"control in key", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "a\nb"}, core.CodeInvalidRequest},
-		{"reserved key", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "billkey:issuance:x"}, core.CodeInvalidRequest},
+		{"no user", core.ChargeRequest{PlanID: "basic", IdempotencyKey: "k"}, codes.Unauthenticated},
+		{"no key", core.ChargeRequest{UserID: "u1", PlanID: "basic"}, codes.IdempotencyKeyRequired},
+		{"long key", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: string(long)}, codes.InvalidRequest},
+		{"control in key", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "a\nb"}, codes.InvalidRequest},
+		{"reserved key", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "billkey:issuance:x"}, codes.InvalidRequest},
 		// R1: a plan charge cannot carry an amount or a name.
-		{"plan and amount", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k2", Amount: 1}, core.CodeInvalidRequest},
-		{"plan and name", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k2", Name: "cheap"}, core.CodeInvalidRequest},
-		{"unknown plan", core.ChargeRequest{UserID: "u1", PlanID: "gold", IdempotencyKey: "k2"}, core.CodePlanUnknown},
-		{"nothing to charge", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2"}, core.CodeInvalidRequest},
-		{"negative amount", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2", Amount: -1, Name: "x"}, core.CodeInvalidRequest},
-		{"amount without name", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2", Amount: 100}, core.CodeInvalidRequest},
-		{"name too long", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2", Amount: 100, Name: string(long[:41])}, core.CodeInvalidRequest},
-		{"key reused for another plan", core.ChargeRequest{UserID: "u1", PlanID: "pro", IdempotencyKey: "k1"}, core.CodeIdempotencyKeyReused},
-		{"no billing key", core.ChargeRequest{UserID: "u2", PlanID: "basic", IdempotencyKey: "k1"}, core.CodeBillingKeyMissing},
+		{"plan and amount", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k2", Amount: 1}, codes.InvalidRequest},
+		{"plan and name", core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k2", Name: "cheap"}, codes.InvalidRequest},
+		{"unknown plan", core.ChargeRequest{UserID: "u1", PlanID: "gold", IdempotencyKey: "k2"}, codes.PlanUnknown},
+		{"nothing to charge", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2"}, codes.InvalidRequest},
+		{"negative amount", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2", Amount: -1, Name: "x"}, codes.InvalidRequest},
+		{"amount without name", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2", Amount: 100}, codes.InvalidRequest},
+		{"name too long", core.ChargeRequest{UserID: "u1", IdempotencyKey: "k2", Amount: 100, Name: string(long[:41])}, codes.InvalidRequest},
+		{"key reused for another plan", core.ChargeRequest{UserID: "u1", PlanID: "pro", IdempotencyKey: "k1"}, codes.IdempotencyKeyReused},
+		{"no billing key", core.ChargeRequest{UserID: "u2", PlanID: "basic", IdempotencyKey: "k1"}, codes.BillingKeyMissing},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,7 +118,7 @@ func TestChargeRequestRules(t *testing.T) {
 		})
 	}
 	assert.Equal(t, before, h.calls(), "refused requests call nobody")
-	cs, err := h.svc.ListCharges(ctx, "u1", 0)
+	cs, _, err := h.svc.ListCharges(ctx, "u1", "", 0)
 	require.NoError(t, err)
 	assert.Len(t, cs, 1, "and store nothing")
 }
@@ -125,13 +128,13 @@ func TestChargeDeclined(t *testing.T) {
 	ctx := context.Background()
 	h.issueKey("u1", iamporttest.CardDeclined)
 	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-	assert.Equal(t, core.CodeCardDeclined, errCode(t, err))
+	assert.Equal(t, codes.CardDeclined, errCode(t, err))
 	assert.Equal(t, 402, errStatus(t, err))
 	require.NotNil(t, v)
 	assert.Equal(t, core.ChargeFailed, v.Status)
 	assert.NotEmpty(t, v.FailReason)
 	assert.Nil(t, v.PaidAt)
-	assert.Equal(t, 1, h.events.Count(core.EventChargeFailed, v.MerchantUID))
+	assert.Equal(t, 1, h.events.Count(event.ChargeFailed, v.MerchantUID))
 	got, err := h.svc.GetCharge(ctx, "u1", v.MerchantUID)
 	require.NoError(t, err)
 	assert.Equal(t, v, got)
@@ -141,7 +144,7 @@ func TestChargeDeclined(t *testing.T) {
 
 	// Same key: the same answer, no second again.
 	v2, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-	assert.Equal(t, core.CodeCardDeclined, errCode(t, err))
+	assert.Equal(t, codes.CardDeclined, errCode(t, err))
 	assert.Equal(t, v, v2)
 	assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain))
 }
@@ -157,19 +160,48 @@ func TestChargeDeclineAfter(t *testing.T) {
 	}
 }
 
-// A request-level refusal (the key is gone at iamport): failed with iamport's message,
-// after a lookup showed nothing was paid under the merchant_uid.
+// The billing key is gone at iamport (deleted in the console, say): the charge fails with
+// billing_key_gone, not as a decline of the card, after a lookup showed nothing was paid;
+// the stored key is removed so the customer is asked to register a card again.
 func TestChargeUnknownCustomer(t *testing.T) {
 	h := newSH(t)
 	ctx := context.Background()
 	h.issueKey("u1", iamporttest.CardOK)
 	require.True(t, h.fake.DeleteCustomerKey(h.customerUID("u1")))
 	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-	assert.Equal(t, core.CodeCardDeclined, errCode(t, err))
+	assert.Equal(t, codes.BillingKeyGone, errCode(t, err))
 	require.NotNil(t, v)
 	assert.Equal(t, core.ChargeFailed, v.Status)
+	assert.Equal(t, codes.BillingKeyGone, v.FailCode)
 	assert.Equal(t, "등록되지 않은 구매자입니다.", v.FailReason)
 	assert.Equal(t, 1, h.fake.Count(iamporttest.EPFindPayment))
+	_, err = h.svc.BillingKey(ctx, "u1")
+	assert.Equal(t, codes.BillingKeyMissing, errCode(t, err), "the stored key is gone too")
+	assert.Equal(t, 1, h.events.Count(event.BillingKeyDeleted, ""))
+	// The same key replays the same answer; a new charge asks for a card.
+	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+	assert.Equal(t, codes.BillingKeyGone, errCode(t, err))
+	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k2"})
+	assert.Equal(t, codes.BillingKeyMissing, errCode(t, err))
+}
+
+// A request-level refusal that is not about the key (code -1: nothing charged, try later)
+// is charge_refused, not card_declined, and says nothing was charged.
+func TestChargeRefusedIsNotDeclined(t *testing.T) {
+	h := newSH(t)
+	ctx := context.Background()
+	h.issueKey("u1", iamporttest.CardOK)
+	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{Code: -1, Message: "PG사 통신 오류. 잠시 후 다시 시도해주세요."})
+	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+	assert.Equal(t, codes.ChargeRefused, errCode(t, err))
+	require.NotNil(t, v)
+	assert.Equal(t, codes.ChargeRefused, v.FailCode)
+	_, err = h.svc.BillingKey(ctx, "u1")
+	assert.NoError(t, err, "the key stays")
+	// A declined card is its own code.
+	h.issueKey("u2", iamporttest.CardDeclined)
+	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u2", PlanID: "basic", IdempotencyKey: "k1"})
+	assert.Equal(t, codes.CardDeclined, errCode(t, err))
 }
 
 // R4: 200 concurrent requests with one idempotency key make exactly one `again`.
@@ -197,15 +229,15 @@ func TestChargeConcurrentOneKey(t *testing.T) {
 		require.NotNil(t, views[i], "%v", errs[i])
 		assert.Equal(t, views[0].MerchantUID, views[i].MerchantUID)
 		if errs[i] != nil {
-			assert.Equal(t, core.CodeChargeInProgress, errCode(t, errs[i]))
+			assert.Equal(t, codes.ChargeInProgress, errCode(t, errs[i]))
 		}
 	}
 	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "pro", IdempotencyKey: "double-click"})
 	require.NoError(t, err)
 	assert.Equal(t, core.ChargePaid, v.Status)
 	assert.Equal(t, 1, h.paidAtFake(v.MerchantUID))
-	assert.Equal(t, 1, h.events.Count(core.EventChargePaid, ""))
-	cs, err := h.svc.ListCharges(ctx, "u1", 0)
+	assert.Equal(t, 1, h.events.Count(event.ChargePaid, ""))
+	cs, _, err := h.svc.ListCharges(ctx, "u1", "", 0)
 	require.NoError(t, err)
 	assert.Len(t, cs, 1)
 }
@@ -231,15 +263,15 @@ func TestChargeUnknownThenReconciled(t *testing.T) {
 			h.issueKey("u1", iamporttest.CardOK)
 			h.fake.Inject(iamporttest.EPAgain, tc.fault)
 			v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-			assert.Equal(t, core.CodeChargeInProgress, errCode(t, err))
+			assert.Equal(t, codes.ChargeInProgress, errCode(t, err))
 			assert.Equal(t, 202, errStatus(t, err))
 			require.NotNil(t, v)
 			assert.Equal(t, core.ChargeUnknown, v.Status, "never failed")
-			assert.Equal(t, 1, h.events.Count(core.EventChargeUnknown, v.MerchantUID))
+			assert.Equal(t, 1, h.events.Count(event.ChargeUnknown, v.MerchantUID))
 
 			// Asking again with the same key does not send again.
 			v2, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-			assert.Equal(t, core.CodeChargeInProgress, errCode(t, err))
+			assert.Equal(t, codes.ChargeInProgress, errCode(t, err))
 			assert.Equal(t, core.ChargeUnknown, v2.Status)
 			assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain))
 
@@ -265,7 +297,7 @@ func TestChargeUnknownThenReconciled(t *testing.T) {
 				assert.Equal(t, 0, rep.Retried)
 				assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain))
 			}
-			assert.Equal(t, 1, h.events.Count(core.EventChargePaid, v.MerchantUID))
+			assert.Equal(t, 1, h.events.Count(event.ChargePaid, v.MerchantUID))
 			requireLookupBetweenAgains(t, h)
 
 			// Settled: a further sweep has nothing to do.
@@ -334,7 +366,7 @@ func TestChargeCallerGoesAway(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-	assert.Equal(t, core.CodeChargeInProgress, errCode(t, err))
+	assert.Equal(t, codes.ChargeInProgress, errCode(t, err))
 	require.NotNil(t, v)
 	assert.Equal(t, core.ChargeUnknown, v.Status, "recorded although the caller's context ended")
 	h.clock.Advance(3 * time.Minute)
@@ -357,19 +389,19 @@ func TestGetChargeForeign(t *testing.T) {
 	require.NoError(t, err)
 	before := h.calls()
 	_, err = h.svc.GetCharge(ctx, "mallory", v.MerchantUID)
-	assert.Equal(t, core.CodeNotFound, errCode(t, err))
+	assert.Equal(t, codes.NotFound, errCode(t, err))
 	_, err = h.svc.GetCharge(ctx, "alice", "bkcnosuchcharge")
-	assert.Equal(t, core.CodeNotFound, errCode(t, err))
+	assert.Equal(t, codes.NotFound, errCode(t, err))
 	_, err = h.svc.GetCharge(ctx, "alice", "../../x")
-	assert.Equal(t, core.CodeNotFound, errCode(t, err))
+	assert.Equal(t, codes.NotFound, errCode(t, err))
 	// mallory's charges never include alice's, and mallory cannot charge alice's key.
-	cs, err := h.svc.ListCharges(ctx, "mallory", 10)
+	cs, _, err := h.svc.ListCharges(ctx, "mallory", "", 10)
 	require.NoError(t, err)
 	assert.Empty(t, cs)
 	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "mallory", PlanID: "basic", IdempotencyKey: "k1"})
-	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
+	assert.Equal(t, codes.BillingKeyMissing, errCode(t, err))
 	_, err = h.svc.BillingKey(ctx, "mallory")
-	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
+	assert.Equal(t, codes.BillingKeyMissing, errCode(t, err))
 	assert.Equal(t, before, h.calls())
 }
 
@@ -384,7 +416,7 @@ func TestListChargesNewestFirst(t *testing.T) {
 		ids = append(ids, v.MerchantUID)
 		h.clock.Advance(time.Second)
 	}
-	cs, err := h.svc.ListCharges(ctx, "u1", 3)
+	cs, _, err := h.svc.ListCharges(ctx, "u1", "", 3)
 	require.NoError(t, err)
 	require.Len(t, cs, 3)
 	assert.Equal(t, []string{ids[4], ids[3], ids[2]}, []string{cs[0].MerchantUID, cs[1].MerchantUID, cs[2].MerchantUID})
@@ -404,7 +436,7 @@ func TestChargeReplayAfterKeyDeleted(t *testing.T) {
 	declinedKey := "renewal-05"
 	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{Code: 1, Message: "카드 한도 초과"})
 	declined, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", IdempotencyKey: declinedKey, Amount: 500, Name: "추가 이용료"})
-	require.Equal(t, core.CodeCardDeclined, errCode(t, err))
+	require.Equal(t, codes.ChargeRefused, errCode(t, err))
 	require.Equal(t, core.ChargeFailed, declined.Status)
 
 	require.NoError(t, h.svc.DeleteBillingKey(ctx, "u1"))
@@ -414,24 +446,24 @@ func TestChargeReplayAfterKeyDeleted(t *testing.T) {
 	require.NoError(t, err, "the stored paid charge, not billing_key_missing")
 	assert.Equal(t, paid, v)
 	v, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "renewal-04"})
-	assert.Equal(t, core.CodeChargeInProgress, errCode(t, err))
+	assert.Equal(t, codes.ChargeInProgress, errCode(t, err))
 	require.NotNil(t, v)
 	assert.Equal(t, open.MerchantUID, v.MerchantUID)
 	assert.Equal(t, core.ChargeUnknown, v.Status)
 	v, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", IdempotencyKey: declinedKey, Amount: 500, Name: "추가 이용료"})
-	assert.Equal(t, core.CodeCardDeclined, errCode(t, err))
+	assert.Equal(t, codes.ChargeRefused, errCode(t, err))
 	assert.Equal(t, declined, v)
 
 	// The same key for another plan or amount is still a reuse; a new key needs a card.
 	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "pro", IdempotencyKey: "renewal-03"})
-	assert.Equal(t, core.CodeIdempotencyKeyReused, errCode(t, err))
+	assert.Equal(t, codes.IdempotencyKeyReused, errCode(t, err))
 	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", IdempotencyKey: declinedKey, Amount: 501, Name: "추가 이용료"})
-	assert.Equal(t, core.CodeIdempotencyKeyReused, errCode(t, err))
+	assert.Equal(t, codes.IdempotencyKeyReused, errCode(t, err))
 	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "renewal-06"})
-	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
+	assert.Equal(t, codes.BillingKeyMissing, errCode(t, err))
 	// Another user's key space: the same key is not theirs.
 	_, err = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u2", PlanID: "basic", IdempotencyKey: "renewal-03"})
-	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
+	assert.Equal(t, codes.BillingKeyMissing, errCode(t, err))
 	assert.Equal(t, before, h.calls(), "answered from the store alone")
 	assert.Equal(t, 3, h.fake.Count(iamporttest.EPAgain))
 }
@@ -439,18 +471,13 @@ func TestChargeReplayAfterKeyDeleted(t *testing.T) {
 // A charge left pending (the process died before sending) is run by the next request
 // with its key, found by the key lookup: exactly one `again`, also under a burst.
 func TestChargeReplayResumesPending(t *testing.T) {
-	h, cs := newCrashSH(t)
+	h := newSH(t)
 	ctx := context.Background()
 	h.issueKey("u1", iamporttest.CardOK)
-	cs.mu.Lock()
-	cs.fail["UpdateCharge:charging"] = 1
-	cs.mu.Unlock()
-	_, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-	require.Equal(t, core.CodeInternal, errCode(t, err))
-	rows, err := h.store.ListCharges(ctx, "u1", 10)
-	require.NoError(t, err)
-	require.Len(t, rows, 1)
-	require.Equal(t, core.ChargePending, rows[0].Status)
+	// A pending row, never sent, as an earlier version of billkey (which committed the
+	// row pending, then moved it to charging) may have left it.
+	pending := h.chargeRow("u1", "bkc0pending000000000000000000001", core.ChargePending)
+	rows := []*store.Charge{pending}
 	require.Equal(t, 0, h.fake.Count(iamporttest.EPAgain))
 
 	const n = 50
@@ -460,7 +487,7 @@ func TestChargeReplayResumesPending(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			views[i], _ = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
+			views[i], _ = h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: pending.IdempotencyKey})
 		}()
 	}
 	wg.Wait()
@@ -476,10 +503,11 @@ func TestChargeReplayResumesPending(t *testing.T) {
 // deadlineRecorder is the iamport client's transport, noting when each `again` left and
 // the deadline its context carried.
 type deadlineRecorder struct {
-	inner http.RoundTripper
-	mu    sync.Mutex
-	sent  []time.Time
-	dl    []time.Time // zero: no deadline
+	inner   http.RoundTripper
+	mu      sync.Mutex
+	sent    []time.Time
+	dl      []time.Time // zero: no deadline
+	lookups []time.Time // deadlines of lookups by merchant_uid
 }
 
 func (d *deadlineRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -488,6 +516,12 @@ func (d *deadlineRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 		d.mu.Lock()
 		d.sent = append(d.sent, time.Now())
 		d.dl = append(d.dl, dl)
+		d.mu.Unlock()
+	}
+	if strings.Contains(r.URL.Path, "/payments/find/") {
+		dl, _ := r.Context().Deadline()
+		d.mu.Lock()
+		d.lookups = append(d.lookups, dl)
 		d.mu.Unlock()
 	}
 	return d.inner.RoundTrip(r)
@@ -506,9 +540,10 @@ func (d *deadlineRecorder) requireBounded(t *testing.T, n int, bound time.Durati
 	}
 }
 
-// boundTestReconcileAfter is small so that ReconcileAfter/2 cuts a stalled `again` off
-// quickly; the client's own Timeout (1 min) is far longer.
-const boundTestReconcileAfter = 400 * time.Millisecond
+// boundTestReconcileAfter is the shortest ReconcileAfter New accepts, so that
+// ReconcileAfter/2 (5 s) cuts a stalled `again` off soon; the client's own Timeout (1 min)
+// is far longer. The tests that wait for it run in parallel.
+const boundTestReconcileAfter = 10 * time.Second
 
 // newBoundedSH is a harness whose client Timeout (1 min) is longer than ReconcileAfter,
 // with a recorder on the client's transport.
@@ -534,7 +569,7 @@ func within[T any](t *testing.T, what string, f func() T) T {
 	select {
 	case v := <-done:
 		return v
-	case <-time.After(10 * time.Second):
+	case <-time.After(3 * boundTestReconcileAfter):
 		t.Fatal(what)
 		var zero T
 		return zero
@@ -546,6 +581,7 @@ func within[T any](t *testing.T, what string, f func() T) T {
 // ReconcileAfter, can never look the merchant_uid up while the first `again` is still in
 // flight. The stalled call is recorded as unknown and the reconciler settles it paid.
 func TestAgainBoundedByReconcileAfter(t *testing.T) {
+	t.Parallel()
 	h, rec := newBoundedSH(t)
 	h.issueKey("u1", iamporttest.CardOK)
 	// iamport takes the payment, then holds the answer far longer than the bound.
@@ -559,7 +595,7 @@ func TestAgainBoundedByReconcileAfter(t *testing.T) {
 		v, err := h.svc.Charge(context.Background(), core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
 		return result{v, err}
 	})
-	assert.Equal(t, core.CodeChargeInProgress, errCode(t, r.err))
+	assert.Equal(t, codes.ChargeInProgress, errCode(t, r.err))
 	require.NotNil(t, r.v)
 	assert.Equal(t, core.ChargeUnknown, r.v.Status)
 	rec.requireBounded(t, 1, boundTestReconcileAfter/2)
@@ -577,11 +613,12 @@ func TestAgainBoundedByReconcileAfter(t *testing.T) {
 
 // The reconciler's resend is bounded the same way.
 func TestResendBoundedByReconcileAfter(t *testing.T) {
+	t.Parallel()
 	h, rec := newBoundedSH(t)
 	h.issueKey("u1", iamporttest.CardOK)
 	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{DropBefore: true}, iamporttest.Fault{Stall: time.Minute})
 	v, err := h.svc.Charge(context.Background(), core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-	require.Equal(t, core.CodeChargeInProgress, errCode(t, err))
+	require.Equal(t, codes.ChargeInProgress, errCode(t, err))
 	require.Empty(t, h.fake.PaymentsByMerchantUID(v.MerchantUID))
 
 	h.clock.Advance(3 * time.Minute)
@@ -603,6 +640,7 @@ func TestResendBoundedByReconcileAfter(t *testing.T) {
 
 // The plan's first charge after an issuance is bounded the same way.
 func TestFirstChargeBoundedByReconcileAfter(t *testing.T) {
+	t.Parallel()
 	h, rec := newBoundedSH(t)
 	req := h.prepare("u1", "basic")
 	res := h.window(req, iamporttest.CardOK, false)

@@ -12,9 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/billkey/billkey/codes"
 	"github.com/billkey/billkey/core"
 	"github.com/billkey/billkey/iamport"
 	"github.com/billkey/billkey/iamport/iamporttest"
+	"github.com/billkey/billkey/store"
 )
 
 var errCrash = errors.New("simulated crash")
@@ -22,9 +24,9 @@ var errCrash = errors.New("simulated crash")
 // crashStore fails chosen writes once each, standing in for a process that dies right
 // before that write: everything before it is committed, nothing after it happens.
 type crashStore struct {
-	core.Store
+	store.Store
 	mu   sync.Mutex
-	fail map[string]int // "SettleIssuance", "CreateCharge", "UpdateCharge:<to status>"
+	fail map[string]int // "SettleIssuance", "CreateCharge", "CreateCharge:committed", "UpdateCharge:<to status>"
 }
 
 func (s *crashStore) crash(op string) bool {
@@ -37,21 +39,25 @@ func (s *crashStore) crash(op string) bool {
 	return false
 }
 
-func (s *crashStore) SettleIssuance(ctx context.Context, mu string, to *core.Issuance, key *core.BillingKey) (*core.BillingKey, error) {
+func (s *crashStore) SettleIssuance(ctx context.Context, mu string, to *store.Issuance, key *store.BillingKey) (*store.BillingKey, error) {
 	if s.crash("SettleIssuance") {
 		return nil, errCrash
 	}
 	return s.Store.SettleIssuance(ctx, mu, to, key)
 }
 
-func (s *crashStore) CreateCharge(ctx context.Context, c *core.Charge) (*core.Charge, bool, error) {
+func (s *crashStore) CreateCharge(ctx context.Context, c *store.Charge, hold store.Lease) (*store.Charge, bool, error) {
 	if s.crash("CreateCharge") {
 		return nil, false, errCrash
 	}
-	return s.Store.CreateCharge(ctx, c)
+	stored, created, err := s.Store.CreateCharge(ctx, c, hold)
+	if err == nil && s.crash("CreateCharge:committed") {
+		return nil, false, errCrash // committed, but the process died before it knew
+	}
+	return stored, created, err
 }
 
-func (s *crashStore) UpdateCharge(ctx context.Context, mu string, from []core.ChargeStatus, u core.ChargeUpdate) (*core.Charge, error) {
+func (s *crashStore) UpdateCharge(ctx context.Context, mu string, from []core.ChargeStatus, u store.ChargeUpdate) (*store.Charge, error) {
 	if s.crash("UpdateCharge:" + string(u.Status)) {
 		return nil, errCrash
 	}
@@ -89,7 +95,7 @@ func TestCrashDuringCharge(t *testing.T) {
 		agains     int               // agains at the fake in total
 	}{
 		{"before the row is committed", "CreateCharge", "", 0},
-		{"after commit, before charging", "UpdateCharge:charging", core.ChargePending, 1},
+		{"after commit, before again", "CreateCharge:committed", core.ChargeCharging, 1},
 		{"after again, before recording paid", "UpdateCharge:paid", core.ChargeCharging, 1},
 	}
 	for _, tc := range cases {
@@ -102,16 +108,26 @@ func TestCrashDuringCharge(t *testing.T) {
 			cs.mu.Unlock()
 
 			v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-			assert.Equal(t, core.CodeInternal, errCode(t, err))
-			assert.Nil(t, v)
-			cs2, err := h.store.ListCharges(ctx, "u1", 10)
-			require.NoError(t, err)
+			cs2, lerr := h.store.ListCharges(ctx, "u1", 10)
+			require.NoError(t, lerr)
 			if tc.wantStatus == "" {
+				assert.Equal(t, codes.Internal, errCode(t, err))
+				assert.Nil(t, v)
 				assert.Empty(t, cs2, "nothing committed, nothing sent")
 				assert.Equal(t, 0, h.fake.Count(iamporttest.EPAgain))
 				return
 			}
 			require.Len(t, cs2, 1)
+			if tc.crashAt == "CreateCharge:committed" {
+				// The caller cannot know the row exists: told to repeat with the same key.
+				assert.Equal(t, codes.Internal, errCode(t, err))
+			} else {
+				// The row exists: never "internal" with nothing to hold on to, but the
+				// charge, whose outcome the caller does not know (docs/guarantees.md, R5).
+				assert.Equal(t, codes.ChargeInProgress, errCode(t, err))
+				require.NotNil(t, v)
+				assert.Equal(t, cs2[0].MerchantUID, v.MerchantUID)
+			}
 			assert.Equal(t, tc.wantStatus, cs2[0].Status)
 			mu := cs2[0].MerchantUID
 
@@ -166,7 +182,7 @@ func TestCrashDuringPlanIssuance(t *testing.T) {
 
 			is, err := h.store.GetIssuance(ctx, req.Params.MerchantUID)
 			require.NoError(t, err)
-			assert.Equal(t, core.IssuanceIssued, is.Status)
+			assert.Equal(t, store.IssuanceIssued, is.Status)
 			k, err := h.store.GetBillingKey(ctx, "u1")
 			require.NoError(t, err)
 			assert.Equal(t, req.Params.CustomerUID, k.CustomerUID)
@@ -197,7 +213,7 @@ func TestFirstChargeOfAbandonedIssuance(t *testing.T) {
 	cs.fail["SettleIssuance"] = 1
 	cs.mu.Unlock()
 	_, err := h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback})
-	assert.Equal(t, core.CodeInternal, errCode(t, err))
+	assert.Equal(t, codes.Internal, errCode(t, err))
 	// The key disappears at iamport before anyone retries, and the request expires.
 	require.True(t, h.fake.DeleteCustomerKey(req.Params.CustomerUID))
 	h.clock.Advance(time.Hour)
@@ -213,19 +229,19 @@ func TestFirstChargeOfAbandonedIssuance(t *testing.T) {
 }
 
 // chargeRow commits a charge row directly, in state status, as a crashed process leaves it.
-func (h *sh) chargeRow(user, mu string, status core.ChargeStatus) *core.Charge {
+func (h *sh) chargeRow(user, mu string, status core.ChargeStatus) *store.Charge {
 	h.t.Helper()
 	ctx := context.Background()
 	now := h.clock.Now()
-	c, created, err := h.store.CreateCharge(ctx, &core.Charge{
+	c, created, err := h.store.CreateCharge(ctx, &store.Charge{
 		MerchantUID: mu, UserID: user, IdempotencyKey: "idem-" + mu, CustomerUID: h.customerUID(user),
 		PlanID: "basic", Name: "Basic monthly", Amount: 9900, Status: core.ChargePending, CreatedAt: now, UpdatedAt: now,
-	})
+	}, store.Lease{Owner: "crashed", For: 2 * time.Minute})
 	require.NoError(h.t, err)
 	require.True(h.t, created)
 	if status != core.ChargePending {
 		c, err = h.store.UpdateCharge(ctx, mu, []core.ChargeStatus{core.ChargePending},
-			core.ChargeUpdate{Status: status, AddAttempts: 1, At: now})
+			store.ChargeUpdate{Status: status, AddAttempts: 1, At: now})
 		require.NoError(h.t, err)
 	}
 	return c
@@ -233,7 +249,7 @@ func (h *sh) chargeRow(user, mu string, status core.ChargeStatus) *core.Charge {
 
 // againDirect sends `again` for a row straight through the client, as the crashed process
 // did before dying.
-func (h *sh) againDirect(c *core.Charge) (*iamport.Payment, error) {
+func (h *sh) againDirect(c *store.Charge) (*iamport.Payment, error) {
 	return h.client.Again(context.Background(), iamport.AgainRequest{
 		CustomerUID: c.CustomerUID, MerchantUID: c.MerchantUID, Amount: c.Amount, Name: c.Name,
 	})
@@ -370,11 +386,11 @@ func TestReconcileExpiresIssuances(t *testing.T) {
 	h := newSH(t)
 	ctx := context.Background()
 	var mus []string
-	for range 3 {
-		mus = append(mus, h.prepare("u1", "").Params.MerchantUID)
+	for _, user := range []string{"u1", "u2", "u3"} {
+		mus = append(mus, h.prepare(user, "").Params.MerchantUID)
 	}
 	h.clock.Advance(10 * time.Minute)
-	fresh := h.prepare("u1", "").Params.MerchantUID
+	fresh := h.prepare("u4", "").Params.MerchantUID
 	h.clock.Advance(21 * time.Minute)
 	rep, err := h.svc.Reconcile(ctx)
 	require.NoError(t, err)
@@ -382,10 +398,10 @@ func TestReconcileExpiresIssuances(t *testing.T) {
 	for _, mu := range mus {
 		is, err := h.store.GetIssuance(ctx, mu)
 		require.NoError(t, err)
-		assert.Equal(t, core.IssuanceExpired, is.Status)
+		assert.Equal(t, store.IssuanceExpired, is.Status)
 	}
 	is, err := h.store.GetIssuance(ctx, fresh)
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuancePending, is.Status)
+	assert.Equal(t, store.IssuancePending, is.Status)
 	assert.Equal(t, 0, h.calls())
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+
+	"github.com/billkey/billkey/event"
 )
 
 // maxMismatchSeen bounds the per-process memory used to report each payment mismatch once.
@@ -12,7 +14,7 @@ const maxMismatchSeen = 4096
 // emit hands e to the configured sink, after the state change that caused it was
 // committed. A panicking sink is contained and logged: it must not undo or repeat the
 // state change.
-func (s *Service) emit(ctx context.Context, e Event) {
+func (s *Service) emit(ctx context.Context, e event.Event) {
 	e.Reason = scrub(e.Reason)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "billkey: event",
 		slog.String("kind", string(e.Kind)),
@@ -36,8 +38,8 @@ func (s *Service) emit(ctx context.Context, e Event) {
 // emitMismatch reports a payment whose iamport record disagrees with ours, once per
 // (merchant_uid, imp_uid, reason) in this process: a webhook resent a hundred times
 // raises one event.
-func (s *Service) emitMismatch(ctx context.Context, e Event) {
-	e.Kind = EventPaymentMismatch
+func (s *Service) emitMismatch(ctx context.Context, e event.Event) {
+	e.Kind = event.PaymentMismatch
 	key := e.MerchantUID + "\x00" + e.ImpUID + "\x00" + e.Reason
 	s.mismatchMu.Lock()
 	_, seen := s.mismatchSeen[key]

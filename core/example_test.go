@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/billkey/billkey/codes"
 	"github.com/billkey/billkey/core"
 	"github.com/billkey/billkey/iamport/iamporttest"
 	"github.com/billkey/billkey/store/memstore"
@@ -23,6 +24,7 @@ func ExampleNew() {
 		Company:      "Example Shop",
 		Plans:        []core.Plan{{ID: "basic-monthly", Name: "Basic monthly", Amount: 9900}},
 		PublicURL:    "https://shop.example.com/billing",
+		CallbackURL:  "https://shop.example.com/iamport",
 		SuccessURL:   "/account/billing?done=1",
 		FailureURL:   "/account/billing?failed=1",
 	})
@@ -44,8 +46,8 @@ func ExampleNew() {
 	// Output:
 	// imp00000000 https://cdn.iamport.kr/v1/iamport.js
 	// kcp_billing card Basic monthly 9900 홍길동
-	// https://shop.example.com/billing/billing-key/redirect
-	// billkey: config MerchantCode: must be "imp" followed by letters or digits (the merchant identification code)
+	// https://shop.example.com/iamport/return
+	// billkey: config MerchantCode: must be 1 to 35 letters and digits, starting with "imp"
 }
 
 // Charging a user's billing key from Go code, e.g. a monthly renewal job. The amount
@@ -59,6 +61,7 @@ func ExampleService_Charge() {
 		Store:        memstore.New(),
 		Plans:        []core.Plan{{ID: "basic-monthly", Name: "Basic monthly", Amount: 9900}},
 		PublicURL:    "https://shop.example.com/billing",
+		CallbackURL:  "https://shop.example.com/iamport",
 		SuccessURL:   "/done",
 		FailureURL:   "/failed",
 	})
@@ -88,9 +91,9 @@ func ExampleService_Charge() {
 	first, err := svc.Charge(ctx, charge)
 	var e *core.Error
 	switch {
-	case errors.As(err, &e) && e.Code == core.CodeCardDeclined:
+	case errors.As(err, &e) && e.Code == codes.CardDeclined:
 		fmt.Println("declined:", first.FailReason)
-	case errors.As(err, &e) && e.Code == core.CodeChargeInProgress:
+	case errors.As(err, &e) && e.Code == codes.ChargeInProgress:
 		fmt.Println("outcome unknown; Reconcile will settle", first.MerchantUID)
 	case err != nil:
 		fmt.Println(err)

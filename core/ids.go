@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/billkey/billkey/internal/idrule"
 )
 
 // Identifier prefixes. Every identifier billkey generates is alphanumeric (R3).
@@ -16,11 +18,6 @@ const (
 	prefixIssuance    = "bki"  // merchant_uid of an issuance
 	prefixCharge      = "bkc"  // merchant_uid of a charge
 	prefixCustomerUID = "bkcu" // customer_uid: prefix + 32 hex digits (128 random bits)
-
-	maxMerchantUIDLen = 40
-	maxImpUIDLen      = 32
-	maxIdemKeyLen     = 128
-	maxUserIDLen      = 128
 
 	// firstChargeKeyPrefix starts the idempotency key of the charge made when an issuance
 	// with a plan completes. Callers' keys may not start with it.
@@ -81,52 +78,11 @@ func newInstanceID() string {
 	return "bk-" + hex.EncodeToString(b[:])
 }
 
-// isAlnumID reports whether s is 1..max ASCII letters and digits: the shape of every
-// merchant_uid billkey generates.
-func isAlnumID(s string, max int) bool {
-	if s == "" || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
-// isMerchantUID reports whether s can be a merchant_uid billkey generated.
-func isMerchantUID(s string) bool { return isAlnumID(s, maxMerchantUIDLen) }
-
-// isImpUID reports whether s has the shape of an iamport imp_uid: 1..32 ASCII letters,
-// digits, '_' or '-' (e.g. "imp_123456789012").
-func isImpUID(s string) bool {
-	if s == "" || len(s) > maxImpUIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// isForeignMerchantUID reports whether s is acceptable as a merchant_uid named by a
-// webhook: it may be one the merchant made elsewhere (not ours, harmless), so only the
-// bounds are checked: 1..80 bytes of printable ASCII without spaces.
-func isForeignMerchantUID(s string) bool {
-	if s == "" || len(s) > 80 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
+// generated reports whether merchantUID is one billkey made: a known prefix, then
+// letters and digits only. A webhook for any other merchant_uid is not ours.
+func generated(merchantUID string) bool {
+	return (strings.HasPrefix(merchantUID, prefixIssuance) || strings.HasPrefix(merchantUID, prefixCharge)) &&
+		len(merchantUID) <= idrule.MerchantUID.Max && idrule.Alnum.Admits(merchantUID)
 }
 
 // isPrintableASCII reports whether s is 1..max bytes of printable ASCII (spaces allowed
@@ -137,20 +93,6 @@ func isPrintableASCII(s string, max int) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// isText reports whether s is valid UTF-8 of at most max characters without control or
-// format characters. Empty text passes.
-func isText(s string, max int) bool {
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return false
 		}
 	}

@@ -9,9 +9,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/billkey/billkey/codes"
 	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/event"
 	"github.com/billkey/billkey/iamport"
 	"github.com/billkey/billkey/iamport/iamporttest"
+	"github.com/billkey/billkey/store"
 )
 
 func TestCompleteIssuanceCallback(t *testing.T) {
@@ -23,7 +26,7 @@ func TestCompleteIssuanceCallback(t *testing.T) {
 		MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback,
 	})
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuanceIssued, out.Status)
+	assert.Equal(t, "issued", out.Status)
 	assert.Equal(t, req.Params.MerchantUID, out.MerchantUID)
 	require.NotNil(t, out.Key)
 	assert.NotEmpty(t, out.Key.CardName)
@@ -35,9 +38,9 @@ func TestCompleteIssuanceCallback(t *testing.T) {
 	assert.Equal(t, req.Params.CustomerUID, k.CustomerUID)
 	is, err := h.store.GetIssuance(ctx, req.Params.MerchantUID)
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuanceIssued, is.Status)
+	assert.Equal(t, store.IssuanceIssued, is.Status)
 	assert.Equal(t, windowImpUID(res), is.ImpUID)
-	assert.Equal(t, 1, h.events.Count(core.EventBillingKeyIssued, req.Params.MerchantUID))
+	assert.Equal(t, 1, h.events.Count(event.BillingKeyIssued, req.Params.MerchantUID))
 
 	info, err := h.svc.BillingKey(ctx, "u1")
 	require.NoError(t, err)
@@ -52,7 +55,7 @@ func TestCompleteIssuanceCallback(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, out, again)
 	require.NoError(t, h.svc.ApplyNotification(ctx, core.Notification{ImpUID: windowImpUID(res), MerchantUID: req.Params.MerchantUID, Status: "paid"}))
-	assert.Equal(t, 1, h.events.Count(core.EventBillingKeyIssued, ""))
+	assert.Equal(t, 1, h.events.Count(event.BillingKeyIssued, ""))
 	assert.Equal(t, before+1, h.calls(), "only the webhook's re-fetch")
 }
 
@@ -64,7 +67,7 @@ func TestCompleteIssuanceRedirectWithoutImpUID(t *testing.T) {
 		MerchantUID: req.Params.MerchantUID, Source: core.SourceRedirect,
 	})
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuanceIssued, out.Status)
+	assert.Equal(t, "issued", out.Status)
 	assert.Equal(t, 1, h.fake.Count(iamporttest.EPFindPayment), "falls back to the merchant_uid lookup")
 }
 
@@ -79,7 +82,7 @@ func TestCompleteIssuanceHintsAreHints(t *testing.T) {
 		Success: &no, ErrorCode: "F0000", ErrorMsg: "user cancelled",
 	})
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuanceIssued, out.Status)
+	assert.Equal(t, "issued", out.Status)
 
 	// imp_success=true for a payment iamport does not have: rejected, not settled.
 	req2 := h.prepare("u1", "")
@@ -87,27 +90,27 @@ func TestCompleteIssuanceHintsAreHints(t *testing.T) {
 	_, err = h.svc.CompleteIssuance(context.Background(), "u1", core.CompleteInput{
 		MerchantUID: req2.Params.MerchantUID, ImpUID: "imps_999999999999", Source: core.SourceRedirect, Success: &yes,
 	})
-	assert.Equal(t, core.CodeIssuanceFailed, errCode(t, err))
+	assert.Equal(t, codes.IssuanceFailed, errCode(t, err))
 	is, err := h.store.GetIssuance(context.Background(), req2.Params.MerchantUID)
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuancePending, is.Status)
+	assert.Equal(t, store.IssuancePending, is.Status)
 	_, err = h.store.GetBillingKey(context.Background(), "u1")
 	require.NoError(t, err)
-	assert.Equal(t, 1, h.events.Count(core.EventBillingKeyIssued, ""))
+	assert.Equal(t, 1, h.events.Count(event.BillingKeyIssued, ""))
 
 	// The window reported an error and iamport has nothing: settled failed.
 	_, err = h.svc.CompleteIssuance(context.Background(), "u1", core.CompleteInput{
 		MerchantUID: req2.Params.MerchantUID, Source: core.SourceRedirect, Success: &no,
 		ErrorCode: "F1001", ErrorMsg: "PG module not registered",
 	})
-	assert.Equal(t, core.CodeIssuanceFailed, errCode(t, err))
+	assert.Equal(t, codes.IssuanceFailed, errCode(t, err))
 	is, err = h.store.GetIssuance(context.Background(), req2.Params.MerchantUID)
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuanceFailed, is.Status)
+	assert.Equal(t, store.IssuanceFailed, is.Status)
 	assert.Equal(t, "PG module not registered", is.FailReason)
-	assert.Equal(t, 1, h.events.Count(core.EventIssuanceFailed, req2.Params.MerchantUID))
+	assert.Equal(t, 1, h.events.Count(event.IssuanceFailed, req2.Params.MerchantUID))
 	_, err = h.svc.CompleteIssuance(context.Background(), "u1", core.CompleteInput{MerchantUID: req2.Params.MerchantUID, Source: core.SourceCallback})
-	assert.Equal(t, core.CodeIssuanceSettled, errCode(t, err))
+	assert.Equal(t, codes.IssuanceSettled, errCode(t, err))
 }
 
 func TestCompleteIssuanceRefusedCard(t *testing.T) {
@@ -118,15 +121,15 @@ func TestCompleteIssuanceRefusedCard(t *testing.T) {
 	_, err := h.svc.CompleteIssuance(context.Background(), "u1", core.CompleteInput{
 		MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback,
 	})
-	assert.Equal(t, core.CodeIssuanceFailed, errCode(t, err))
+	assert.Equal(t, codes.IssuanceFailed, errCode(t, err))
 	assert.Equal(t, 422, errStatus(t, err))
 	is, err := h.store.GetIssuance(context.Background(), req.Params.MerchantUID)
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuanceFailed, is.Status)
+	assert.Equal(t, store.IssuanceFailed, is.Status)
 	assert.NotEmpty(t, is.FailReason)
-	assert.Equal(t, 1, h.events.Count(core.EventIssuanceFailed, ""))
+	assert.Equal(t, 1, h.events.Count(event.IssuanceFailed, ""))
 	_, err = h.svc.BillingKey(context.Background(), "u1")
-	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
+	assert.Equal(t, codes.BillingKeyMissing, errCode(t, err))
 }
 
 // R2/R17: every way iamport's record can disagree with ours is rejected.
@@ -136,20 +139,20 @@ func TestCompleteIssuanceRejectsMismatches(t *testing.T) {
 		plan    string
 		alter   func(p *iamport.Payment)
 		code    string
-		settled core.IssuanceStatus
+		settled store.IssuanceStatus
 		event   bool
 	}{
-		{"ready", "", func(p *iamport.Payment) { p.Status = iamport.StatusReady }, core.CodeIssuanceFailed, core.IssuancePending, false},
-		{"failed", "", func(p *iamport.Payment) { p.Status = iamport.StatusFailed; p.FailReason = "카드 인증 실패" }, core.CodeIssuanceFailed, core.IssuanceFailed, false},
-		{"cancelled", "", func(p *iamport.Payment) { p.Status = iamport.StatusCancelled }, core.CodeIssuanceFailed, core.IssuancePending, false},
-		{"other amount", "basic", func(p *iamport.Payment) { p.Amount = 100 }, core.CodePaymentMismatch, core.IssuancePending, true},
-		{"tampered amount 1", "basic", func(p *iamport.Payment) { p.Amount = 1 }, core.CodePaymentMismatch, core.IssuancePending, true},
-		{"an amount without a plan", "", func(p *iamport.Payment) { p.Amount = 100 }, core.CodePaymentMismatch, core.IssuancePending, true},
-		{"other merchant_uid", "", func(p *iamport.Payment) { p.MerchantUID = "bkiother0000000000000000000000" }, core.CodeNotFound, core.IssuancePending, false},
-		{"other customer_uid", "", func(p *iamport.Payment) { p.CustomerUID = "bkcu00000000000000000000000000000000" }, core.CodePaymentMismatch, core.IssuancePending, true},
-		{"no customer_uid", "", func(p *iamport.Payment) { p.CustomerUID = "" }, core.CodePaymentMismatch, core.IssuancePending, true},
-		{"a charge, not an issuance", "", func(p *iamport.Payment) { p.CustomerUIDUsage = iamport.UsagePayment }, core.CodePaymentMismatch, core.IssuancePending, true},
-		{"sandbox in live mode", "", func(p *iamport.Payment) { p.Sandbox = true }, core.CodeIssuanceFailed, core.IssuancePending, false},
+		{"ready", "", func(p *iamport.Payment) { p.Status = iamport.StatusReady }, codes.IssuanceFailed, store.IssuancePending, false},
+		{"failed", "", func(p *iamport.Payment) { p.Status = iamport.StatusFailed; p.FailReason = "카드 인증 실패" }, codes.IssuanceFailed, store.IssuanceFailed, false},
+		{"cancelled", "", func(p *iamport.Payment) { p.Status = iamport.StatusCancelled }, codes.IssuanceFailed, store.IssuancePending, false},
+		{"other amount", "basic", func(p *iamport.Payment) { p.Amount = 100 }, codes.PaymentMismatch, store.IssuancePending, true},
+		{"tampered amount 1", "basic", func(p *iamport.Payment) { p.Amount = 1 }, codes.PaymentMismatch, store.IssuancePending, true},
+		{"an amount without a plan", "", func(p *iamport.Payment) { p.Amount = 100 }, codes.PaymentMismatch, store.IssuancePending, true},
+		{"other merchant_uid", "", func(p *iamport.Payment) { p.MerchantUID = "bkiother0000000000000000000000" }, codes.NotFound, store.IssuancePending, false},
+		{"other customer_uid", "", func(p *iamport.Payment) { p.CustomerUID = "bkcu00000000000000000000000000000000" }, codes.PaymentMismatch, store.IssuancePending, true},
+		{"no customer_uid", "", func(p *iamport.Payment) { p.CustomerUID = "" }, codes.PaymentMismatch, store.IssuancePending, true},
+		{"a charge, not an issuance", "", func(p *iamport.Payment) { p.CustomerUIDUsage = iamport.UsagePayment }, codes.PaymentMismatch, store.IssuancePending, true},
+		{"sandbox in live mode", "", func(p *iamport.Payment) { t := true; p.Sandbox = &t }, codes.IssuanceFailed, store.IssuancePending, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,8 +167,8 @@ func TestCompleteIssuanceRejectsMismatches(t *testing.T) {
 				_, err := h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{
 					MerchantUID: req.Params.MerchantUID, ImpUID: p.ImpUID, Source: src,
 				})
-				if tc.settled == core.IssuanceFailed && src == core.SourceRedirect {
-					assert.Equal(t, core.CodeIssuanceSettled, errCode(t, err))
+				if tc.settled == store.IssuanceFailed && src == core.SourceRedirect {
+					assert.Equal(t, codes.IssuanceSettled, errCode(t, err))
 				} else {
 					assert.Equal(t, tc.code, errCode(t, err))
 				}
@@ -174,10 +177,10 @@ func TestCompleteIssuanceRejectsMismatches(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.settled, is.Status)
 			_, err = h.store.GetBillingKey(ctx, "u1")
-			require.ErrorIs(t, err, core.ErrNotFound)
-			assert.Equal(t, 0, h.events.Count(core.EventBillingKeyIssued, ""))
+			require.ErrorIs(t, err, store.ErrNotFound)
+			assert.Equal(t, 0, h.events.Count(event.BillingKeyIssued, ""))
 			if tc.event {
-				assert.Equal(t, 1, h.events.Count(core.EventPaymentMismatch, req.Params.MerchantUID), "one event however often it is seen")
+				assert.Equal(t, 1, h.events.Count(event.PaymentMismatch, req.Params.MerchantUID), "one event however often it is seen")
 			}
 			assert.Equal(t, 0, h.fake.Count(iamporttest.EPAgain), "no charge")
 		})
@@ -198,10 +201,10 @@ func TestCompleteIssuanceSandbox(t *testing.T) {
 			require.NoError(t, errRD)
 			continue
 		}
-		assert.Equal(t, core.CodeIssuanceFailed, errCode(t, errCB), "live lookups leave sandbox payments out")
-		assert.Equal(t, core.CodePaymentMismatch, errCode(t, errRD), "found by merchant_uid, refused for sandbox")
+		assert.Equal(t, codes.IssuanceFailed, errCode(t, errCB), "live lookups leave sandbox payments out")
+		assert.Equal(t, codes.PaymentMismatch, errCode(t, errRD), "found by merchant_uid, refused for sandbox")
 		_, err := h.store.GetBillingKey(ctx, "u1")
-		require.ErrorIs(t, err, core.ErrNotFound)
+		require.ErrorIs(t, err, store.ErrNotFound)
 	}
 }
 
@@ -211,11 +214,11 @@ func TestCompleteIssuanceSandboxKey(t *testing.T) {
 	req := h.prepare("u1", "")
 	res := h.window(req, iamporttest.CardOK, false)
 	p := *res.Payment
-	p.Sandbox = false
+	p.Sandbox = new(bool)
 	h.fake.PutPayment(p)
 	_, err := h.svc.CompleteIssuance(context.Background(), "u1", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: p.ImpUID, Source: core.SourceCallback})
-	assert.Equal(t, core.CodePaymentMismatch, errCode(t, err))
-	assert.Equal(t, 1, h.events.Count(core.EventPaymentMismatch, ""))
+	assert.Equal(t, codes.PaymentMismatch, errCode(t, err))
+	assert.Equal(t, 1, h.events.Count(event.PaymentMismatch, ""))
 }
 
 // R3: one imp_uid cannot complete two issuances.
@@ -224,15 +227,15 @@ func TestCompleteIssuanceOneImpUIDTwoIssuances(t *testing.T) {
 	ctx := context.Background()
 	a := h.prepare("u1", "")
 	resA := h.window(a, iamporttest.CardOK, false)
-	b := h.prepare("u1", "")
+	b := h.prepare("u2", "")
 	h.window(b, iamporttest.CardOK, false)
 	_, err := h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{MerchantUID: a.Params.MerchantUID, ImpUID: windowImpUID(resA), Source: core.SourceCallback})
 	require.NoError(t, err)
-	_, err = h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{MerchantUID: b.Params.MerchantUID, ImpUID: windowImpUID(resA), Source: core.SourceCallback})
-	assert.Equal(t, core.CodeNotFound, errCode(t, err))
+	_, err = h.svc.CompleteIssuance(ctx, "u2", core.CompleteInput{MerchantUID: b.Params.MerchantUID, ImpUID: windowImpUID(resA), Source: core.SourceCallback})
+	assert.Equal(t, codes.NotFound, errCode(t, err))
 	is, err := h.store.GetIssuance(ctx, b.Params.MerchantUID)
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuancePending, is.Status)
+	assert.Equal(t, store.IssuancePending, is.Status)
 	k, err := h.store.GetBillingKey(ctx, "u1")
 	require.NoError(t, err)
 	assert.Equal(t, a.Params.CustomerUID, k.CustomerUID)
@@ -254,12 +257,12 @@ func TestCompleteIssuanceForeignImpUID(t *testing.T) {
 	before := h.calls()
 	for _, imp := range []string{windowImpUID(resA), chargeImp} {
 		_, err = h.svc.CompleteIssuance(ctx, "bob", core.CompleteInput{MerchantUID: b.Params.MerchantUID, ImpUID: imp, Source: core.SourceCallback})
-		assert.Equal(t, core.CodeNotFound, errCode(t, err))
+		assert.Equal(t, codes.NotFound, errCode(t, err))
 	}
 	assert.Equal(t, before, h.calls(), "no call to iamport")
 	is, err := h.store.GetIssuance(ctx, b.Params.MerchantUID)
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuancePending, is.Status)
+	assert.Equal(t, store.IssuancePending, is.Status)
 	// alice's own imp_uid on her own issuance is fine.
 	_, err = h.svc.CompleteIssuance(ctx, "alice", core.CompleteInput{MerchantUID: a.Params.MerchantUID, ImpUID: windowImpUID(resA), Source: core.SourceRedirect})
 	require.NoError(t, err)
@@ -274,22 +277,22 @@ func TestCompleteIssuanceForeign(t *testing.T) {
 	before := h.calls()
 	for _, src := range []core.Source{core.SourceCallback, core.SourceRedirect} {
 		_, err := h.svc.CompleteIssuance(ctx, "mallory", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: src})
-		assert.Equal(t, core.CodeNotFound, errCode(t, err))
+		assert.Equal(t, codes.NotFound, errCode(t, err))
 		assert.Equal(t, 404, errStatus(t, err))
 	}
 	_, err := h.svc.CompleteIssuance(ctx, "mallory", core.CompleteInput{MerchantUID: "bkinosuchissuance0000000000000", Source: core.SourceCallback})
-	assert.Equal(t, core.CodeNotFound, errCode(t, err))
+	assert.Equal(t, codes.NotFound, errCode(t, err))
 	assert.Equal(t, before, h.calls(), "no call to iamport")
 	is, err := h.store.GetIssuance(ctx, req.Params.MerchantUID)
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuancePending, is.Status)
+	assert.Equal(t, store.IssuancePending, is.Status)
 
 	// The owner can still complete it.
 	_, err = h.svc.CompleteIssuance(ctx, "alice", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback})
 	require.NoError(t, err)
 	// A settled issuance stays a 404 for others.
 	_, err = h.svc.CompleteIssuance(ctx, "mallory", core.CompleteInput{MerchantUID: req.Params.MerchantUID, Source: core.SourceCallback})
-	assert.Equal(t, core.CodeNotFound, errCode(t, err))
+	assert.Equal(t, codes.NotFound, errCode(t, err))
 }
 
 func TestCompleteIssuanceInputs(t *testing.T) {
@@ -304,10 +307,10 @@ func TestCompleteIssuanceInputs(t *testing.T) {
 		{MerchantUID: req.Params.MerchantUID, ImpUID: "imp_12345678901234567890123456789012345", Source: core.SourceCallback},
 	} {
 		_, err := h.svc.CompleteIssuance(ctx, "u1", in)
-		assert.Equal(t, core.CodeInvalidRequest, errCode(t, err), "%+v", in)
+		assert.Equal(t, codes.InvalidRequest, errCode(t, err), "%+v", in)
 	}
 	_, err := h.svc.CompleteIssuance(ctx, "", core.CompleteInput{MerchantUID: req.Params.MerchantUID, Source: core.SourceCallback})
-	assert.Equal(t, core.CodeUnauthenticated, errCode(t, err), "only the webhook has no user")
+	assert.Equal(t, codes.Unauthenticated, errCode(t, err), "only the webhook has no user")
 	assert.Equal(t, 0, h.calls())
 }
 
@@ -319,14 +322,14 @@ func TestCompleteIssuanceExpired(t *testing.T) {
 	h.clock.Advance(31 * time.Minute)
 	before := h.calls()
 	_, err := h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback})
-	assert.Equal(t, core.CodeIssuanceExpired, errCode(t, err))
+	assert.Equal(t, codes.IssuanceExpired, errCode(t, err))
 	assert.Equal(t, 410, errStatus(t, err))
 	assert.Equal(t, before, h.calls())
 	is, err := h.store.GetIssuance(ctx, req.Params.MerchantUID)
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuanceExpired, is.Status)
+	assert.Equal(t, store.IssuanceExpired, is.Status)
 	_, err = h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{MerchantUID: req.Params.MerchantUID, Source: core.SourceRedirect})
-	assert.Equal(t, core.CodeIssuanceExpired, errCode(t, err))
+	assert.Equal(t, codes.IssuanceExpired, errCode(t, err))
 }
 
 func TestCompleteIssuanceUpstreamDown(t *testing.T) {
@@ -336,14 +339,14 @@ func TestCompleteIssuanceUpstreamDown(t *testing.T) {
 	res := h.window(req, iamporttest.CardOK, false)
 	h.fake.Inject(iamporttest.EPGetPayment, iamporttest.Fault{Status: 503})
 	_, err := h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback})
-	assert.Equal(t, core.CodeUpstreamUnavailable, errCode(t, err))
+	assert.Equal(t, codes.UpstreamUnavailable, errCode(t, err))
 	h.fake.Inject(iamporttest.EPGetCustomer, iamporttest.Fault{Status: 500})
 	_, err = h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback})
-	assert.Equal(t, core.CodeUpstreamUnavailable, errCode(t, err))
+	assert.Equal(t, codes.UpstreamUnavailable, errCode(t, err))
 	// Nothing settled: the next signal completes it.
 	out, err := h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback})
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuanceIssued, out.Status)
+	assert.Equal(t, "issued", out.Status)
 }
 
 func TestCompleteIssuanceKeyMissingAtIamport(t *testing.T) {
@@ -352,9 +355,9 @@ func TestCompleteIssuanceKeyMissingAtIamport(t *testing.T) {
 	res := h.window(req, iamporttest.CardOK, false)
 	require.True(t, h.fake.DeleteCustomerKey(req.Params.CustomerUID))
 	_, err := h.svc.CompleteIssuance(context.Background(), "u1", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback})
-	assert.Equal(t, core.CodeIssuanceFailed, errCode(t, err))
+	assert.Equal(t, codes.IssuanceFailed, errCode(t, err))
 	_, err = h.store.GetBillingKey(context.Background(), "u1")
-	require.ErrorIs(t, err, core.ErrNotFound)
+	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
 // A plan attached to the issuance: the key is issued, then the plan is charged once with
@@ -387,13 +390,13 @@ func TestCompleteIssuanceWithPlanRace(t *testing.T) {
 	for i := range n {
 		require.NoError(t, errs[i])
 		if i%3 != 2 {
-			require.Equal(t, core.IssuanceIssued, results[i].Status)
+			require.Equal(t, "issued", results[i].Status)
 			require.NotNil(t, results[i].FirstCharge)
 		}
 	}
 	assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain), "the first charge runs once")
-	assert.Equal(t, 1, h.events.Count(core.EventBillingKeyIssued, ""))
-	assert.Equal(t, 1, h.events.Count(core.EventChargePaid, ""))
+	assert.Equal(t, 1, h.events.Count(event.BillingKeyIssued, ""))
+	assert.Equal(t, 1, h.events.Count(event.ChargePaid, ""))
 
 	is, err := h.store.GetIssuance(ctx, req.Params.MerchantUID)
 	require.NoError(t, err)
@@ -415,7 +418,7 @@ func TestCompleteIssuanceWithPlanRace(t *testing.T) {
 	assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain))
 }
 
-// FACTS §14.1: iamport may record 0 (not the amount shown) on a kcp_billing issuance
+// iamport may record 0 (not the amount shown) on a kcp_billing issuance
 // payment, since nothing is approved at issuance. Both 0 and the shown amount are
 // accepted; the first charge is the plan's price either way.
 func TestCompleteIssuanceAmountZeroOrShown(t *testing.T) {
@@ -439,7 +442,7 @@ func TestCompleteIssuanceAmountZeroOrShown(t *testing.T) {
 				MerchantUID: req.Params.MerchantUID, ImpUID: p.ImpUID, Source: core.SourceCallback,
 			})
 			require.NoError(t, err)
-			assert.Equal(t, core.IssuanceIssued, out.Status)
+			assert.Equal(t, "issued", out.Status)
 			_, err = h.store.GetBillingKey(ctx, "u1")
 			require.NoError(t, err)
 			require.NotNil(t, out.FirstCharge)
@@ -448,7 +451,7 @@ func TestCompleteIssuanceAmountZeroOrShown(t *testing.T) {
 			ps := h.fake.PaymentsByMerchantUID(out.FirstCharge.MerchantUID)
 			require.Len(t, ps, 1)
 			assert.Equal(t, int64(9900), ps[0].Amount, "R1: the plan's price")
-			assert.Equal(t, 0, h.events.Count(core.EventPaymentMismatch, ""))
+			assert.Equal(t, 0, h.events.Count(event.PaymentMismatch, ""))
 		})
 	}
 }
@@ -460,11 +463,11 @@ func TestCompleteIssuanceWithPlanDeclined(t *testing.T) {
 	res := h.window(req, iamporttest.CardDeclined, false)
 	out, err := h.svc.CompleteIssuance(context.Background(), "u1", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback})
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuanceIssued, out.Status)
+	assert.Equal(t, "issued", out.Status)
 	require.NotNil(t, out.FirstCharge)
 	assert.Equal(t, core.ChargeFailed, out.FirstCharge.Status)
 	assert.NotEmpty(t, out.FirstCharge.FailReason)
-	assert.Equal(t, 1, h.events.Count(core.EventChargeFailed, ""))
+	assert.Equal(t, 1, h.events.Count(event.ChargeFailed, ""))
 }
 
 // A new card replaces the old key, which is removed at iamport.
@@ -482,7 +485,7 @@ func TestIssuanceReplacesKey(t *testing.T) {
 	assert.False(t, ok, "the replaced key is deleted at iamport")
 	_, ok = h.fake.Customer(now)
 	assert.True(t, ok)
-	assert.Equal(t, 2, h.events.Count(core.EventBillingKeyIssued, ""))
+	assert.Equal(t, 2, h.events.Count(event.BillingKeyIssued, ""))
 	_ = ctx
 }
 
@@ -490,9 +493,9 @@ func TestBillingKeyAndDelete(t *testing.T) {
 	h := newSH(t)
 	ctx := context.Background()
 	_, err := h.svc.BillingKey(ctx, "u1")
-	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
+	assert.Equal(t, codes.BillingKeyMissing, errCode(t, err))
 	err = h.svc.DeleteBillingKey(ctx, "u1")
-	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
+	assert.Equal(t, codes.BillingKeyMissing, errCode(t, err))
 
 	h.issueKey("u1", iamporttest.CardOK)
 	cu := h.customerUID("u1")
@@ -503,7 +506,7 @@ func TestBillingKeyAndDelete(t *testing.T) {
 	// A failure at iamport removes nothing.
 	h.fake.Inject(iamporttest.EPDeleteCustomer, iamporttest.Fault{Status: 500})
 	err = h.svc.DeleteBillingKey(ctx, "u1")
-	assert.Equal(t, core.CodeUpstreamUnavailable, errCode(t, err))
+	assert.Equal(t, codes.UpstreamUnavailable, errCode(t, err))
 	_, err = h.svc.BillingKey(ctx, "u1")
 	require.NoError(t, err)
 
@@ -511,12 +514,12 @@ func TestBillingKeyAndDelete(t *testing.T) {
 	_, ok := h.fake.Customer(cu)
 	assert.False(t, ok)
 	_, err = h.svc.BillingKey(ctx, "u1")
-	assert.Equal(t, core.CodeBillingKeyMissing, errCode(t, err))
-	assert.Equal(t, 1, h.events.Count(core.EventBillingKeyDeleted, ""))
+	assert.Equal(t, codes.BillingKeyMissing, errCode(t, err))
+	assert.Equal(t, 1, h.events.Count(event.BillingKeyDeleted, ""))
 
 	// Already gone at iamport is fine.
 	h.issueKey("u1", iamporttest.CardOK)
 	require.True(t, h.fake.DeleteCustomerKey(h.customerUID("u1")))
 	require.NoError(t, h.svc.DeleteBillingKey(ctx, "u1"))
-	assert.Equal(t, 2, h.events.Count(core.EventBillingKeyDeleted, ""))
+	assert.Equal(t, 2, h.events.Count(event.BillingKeyDeleted, ""))
 }

@@ -14,9 +14,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/billkey/billkey/codes"
 	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/event"
 	"github.com/billkey/billkey/iamport"
 	"github.com/billkey/billkey/iamport/iamporttest"
+	"github.com/billkey/billkey/store"
 )
 
 // unknownCharge makes a charge whose `again` reached iamport (paid there) but whose answer
@@ -25,7 +28,7 @@ func (h *sh) unknownCharge(user, key string) (*core.ChargeView, iamport.Payment)
 	h.t.Helper()
 	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{DropAfter: true})
 	v, err := h.svc.Charge(context.Background(), core.ChargeRequest{UserID: user, PlanID: "basic", IdempotencyKey: key})
-	require.Equal(h.t, core.CodeChargeInProgress, errCode(h.t, err))
+	require.Equal(h.t, codes.ChargeInProgress, errCode(h.t, err))
 	require.Equal(h.t, core.ChargeUnknown, v.Status)
 	ps := h.fake.PaymentsByMerchantUID(v.MerchantUID)
 	require.Len(h.t, ps, 1)
@@ -59,7 +62,7 @@ func TestNotificationReplayed(t *testing.T) {
 		require.NoError(t, h.svc.ApplyNotification(ctx, n))
 	}
 	assert.Equal(t, core.ChargePaid, h.chargeStatus(v.MerchantUID))
-	assert.Equal(t, 1, h.events.Count(core.EventChargePaid, v.MerchantUID))
+	assert.Equal(t, 1, h.events.Count(event.ChargePaid, v.MerchantUID))
 	assert.Equal(t, 1, h.fake.Count(iamporttest.EPAgain), "a webhook never charges")
 	c, err := h.store.GetCharge(ctx, v.MerchantUID)
 	require.NoError(t, err)
@@ -99,10 +102,10 @@ func TestNotificationOrderIndependent(t *testing.T) {
 			require.NoError(t, h.svc.ApplyNotification(ctx, n))
 		}
 		assert.Equal(t, core.ChargeCancelled, h.chargeStatus(v.MerchantUID), "seed %d", seed)
-		assert.Equal(t, 1, h.events.Count(core.EventChargeCancelled, v.MerchantUID), "seed %d", seed)
-		assert.LessOrEqual(t, h.events.Count(core.EventChargePaid, v.MerchantUID), 1)
+		assert.Equal(t, 1, h.events.Count(event.ChargeCancelled, v.MerchantUID), "seed %d", seed)
+		assert.LessOrEqual(t, h.events.Count(event.ChargePaid, v.MerchantUID), 1)
 		if before > 0 {
-			assert.Equal(t, 1, h.events.Count(core.EventChargePaid, v.MerchantUID), "paid first, then cancelled")
+			assert.Equal(t, 1, h.events.Count(event.ChargePaid, v.MerchantUID), "paid first, then cancelled")
 		}
 		got, err := h.svc.GetCharge(ctx, "u1", v.MerchantUID)
 		require.NoError(t, err)
@@ -116,7 +119,7 @@ func TestNotificationPaidAfterFailed(t *testing.T) {
 	ctx := context.Background()
 	h.issueKey("u1", iamporttest.CardDeclined)
 	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-	assert.Equal(t, core.CodeCardDeclined, errCode(t, err))
+	assert.Equal(t, codes.CardDeclined, errCode(t, err))
 	failedPay := h.fake.PaymentsByMerchantUID(v.MerchantUID)[0]
 
 	// iamport later holds a paid payment under the merchant_uid (e.g. a retry by the PG).
@@ -136,9 +139,9 @@ func TestNotificationPaidAfterFailed(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, core.ChargePaid, c.Status)
 	assert.Equal(t, late.ImpUID, c.ImpUID)
-	assert.Equal(t, 1, h.events.Count(core.EventLatePayment, v.MerchantUID))
-	assert.Equal(t, 1, h.events.Count(core.EventChargePaid, v.MerchantUID))
-	assert.Equal(t, 1, h.events.Count(core.EventChargeFailed, v.MerchantUID))
+	assert.Equal(t, 1, h.events.Count(event.LatePayment, v.MerchantUID))
+	assert.Equal(t, 1, h.events.Count(event.ChargePaid, v.MerchantUID))
+	assert.Equal(t, 1, h.events.Count(event.ChargeFailed, v.MerchantUID))
 }
 
 // R8: the notification that follows an issuance completes the issuance and is not
@@ -152,15 +155,15 @@ func TestNotificationForIssuance(t *testing.T) {
 	k, err := h.store.GetBillingKey(ctx, "u1")
 	require.NoError(t, err)
 	assert.Equal(t, req.Params.CustomerUID, k.CustomerUID)
-	cs, err := h.svc.ListCharges(ctx, "u1", 0)
+	cs, _, err := h.svc.ListCharges(ctx, "u1", "", 0)
 	require.NoError(t, err)
 	assert.Empty(t, cs)
-	assert.Equal(t, 0, h.events.Count(core.EventChargePaid, ""))
-	assert.Equal(t, 1, h.events.Count(core.EventBillingKeyIssued, ""))
+	assert.Equal(t, 0, h.events.Count(event.ChargePaid, ""))
+	assert.Equal(t, 1, h.events.Count(event.BillingKeyIssued, ""))
 	// The user's callback arriving second gets the same answer.
 	out, err := h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback})
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuanceIssued, out.Status)
+	assert.Equal(t, "issued", out.Status)
 
 	// An issuance notification whose payment was refused settles it failed, with 200.
 	req2 := h.prepare("u2", "")
@@ -168,7 +171,7 @@ func TestNotificationForIssuance(t *testing.T) {
 	require.NoError(t, h.svc.ApplyNotification(ctx, core.Notification{ImpUID: windowImpUID(res2), MerchantUID: req2.Params.MerchantUID, Status: "failed"}))
 	is, err := h.store.GetIssuance(ctx, req2.Params.MerchantUID)
 	require.NoError(t, err)
-	assert.Equal(t, core.IssuanceFailed, is.Status)
+	assert.Equal(t, store.IssuanceFailed, is.Status)
 	// Replayed: still harmless.
 	require.NoError(t, h.svc.ApplyNotification(ctx, core.Notification{ImpUID: windowImpUID(res2), MerchantUID: req2.Params.MerchantUID, Status: "failed"}))
 }
@@ -201,14 +204,14 @@ func TestNotificationReplies(t *testing.T) {
 		{ImpUID: "imps_123", CancellationID: "\x00"},
 	} {
 		err := h.svc.ApplyNotification(ctx, n)
-		assert.Equal(t, core.CodeInvalidRequest, errCode(t, err), "%+v", n)
+		assert.Equal(t, codes.InvalidRequest, errCode(t, err), "%+v", n)
 		assert.Equal(t, 400, errStatus(t, err))
 	}
 	assert.Equal(t, calls, h.calls(), "malformed notifications call nobody")
 
 	h.fake.Inject(iamporttest.EPGetPayment, iamporttest.Fault{Status: 500})
 	err := h.svc.ApplyNotification(ctx, core.Notification{ImpUID: "imps_000000000777", Status: "paid"})
-	assert.Equal(t, core.CodeUpstreamUnavailable, errCode(t, err))
+	assert.Equal(t, codes.UpstreamUnavailable, errCode(t, err))
 	assert.Equal(t, 503, errStatus(t, err))
 }
 
@@ -228,7 +231,7 @@ func TestNotificationChargeMismatch(t *testing.T) {
 	cases := map[string]func(*iamport.Payment){
 		"amount":       func(p *iamport.Payment) { p.Amount = 1 },
 		"customer_uid": func(p *iamport.Payment) { p.CustomerUID = "bkcu00000000000000000000000000000000" },
-		"sandbox":      func(p *iamport.Payment) { p.Sandbox = true },
+		"sandbox":      func(p *iamport.Payment) { t := true; p.Sandbox = &t },
 	}
 	for name, alter := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -253,8 +256,8 @@ func TestNotificationChargeMismatch(t *testing.T) {
 			assert.Equal(t, core.ChargeFailed, c.Status)
 			assert.Contains(t, c.FailReason, "payment mismatch")
 			assert.NotContains(t, c.FailReason, h.customerUID("u1"))
-			assert.Equal(t, 1, h.events.Count(core.EventPaymentMismatch, v.MerchantUID))
-			assert.Equal(t, 0, h.events.Count(core.EventChargePaid, v.MerchantUID))
+			assert.Equal(t, 1, h.events.Count(event.PaymentMismatch, v.MerchantUID))
+			assert.Equal(t, 0, h.events.Count(event.ChargePaid, v.MerchantUID))
 		})
 	}
 }
@@ -280,7 +283,7 @@ func webhookTarget(t *testing.T, svc *core.Service) string {
 		err := svc.ApplyNotification(r.Context(), n)
 		var e *core.Error
 		if errors.As(err, &e) {
-			w.WriteHeader(e.Status)
+			w.WriteHeader(e.HTTPStatus())
 			return
 		}
 		w.WriteHeader(200)
@@ -301,7 +304,7 @@ func TestNotificationsFromTheFake(t *testing.T) {
 		require.True(t, h.fake.WaitWebhooks(10*time.Second))
 		is, err := h.store.GetIssuance(ctx, req.Params.MerchantUID)
 		require.NoError(t, err)
-		require.Equal(t, core.IssuanceIssued, is.Status)
+		require.Equal(t, store.IssuanceIssued, is.Status)
 		require.True(t, h.fake.WaitWebhooks(10*time.Second)) // the first charge's notifications
 		out, err := h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback})
 		require.NoError(t, err)
@@ -311,8 +314,8 @@ func TestNotificationsFromTheFake(t *testing.T) {
 		require.True(t, h.fake.WaitWebhooks(10*time.Second))
 		assert.Equal(t, core.ChargePaid, h.chargeStatus(v.MerchantUID))
 
-		assert.Equal(t, 1, h.events.Count(core.EventBillingKeyIssued, ""))
-		assert.Equal(t, 2, h.events.Count(core.EventChargePaid, ""))
+		assert.Equal(t, 1, h.events.Count(event.BillingKeyIssued, ""))
+		assert.Equal(t, 2, h.events.Count(event.ChargePaid, ""))
 		assert.Equal(t, 2, h.fake.Count(iamporttest.EPAgain), "the first charge and k2, once each")
 		for _, wh := range h.fake.Webhooks() {
 			assert.Equal(t, 200, wh.HTTPStatus, "%+v", wh)

@@ -10,8 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/billkey/billkey/codes"
 	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/event"
 	"github.com/billkey/billkey/iamport/iamporttest"
+	"github.com/billkey/billkey/internal/scenario"
+	"github.com/billkey/billkey/store"
+	"github.com/billkey/billkey/store/memstore"
 )
 
 // RunReconciler sweeps until its context ends, and leaves no goroutine behind.
@@ -56,7 +61,7 @@ func TestReconcileContextEnded(t *testing.T) {
 // hookStore runs hook once, right before the next UpdateCharge that moves a charge to
 // charging: the moment a reconciler has looked a row up and is about to send `again`.
 type hookStore struct {
-	core.Store
+	store.Store
 	mu   sync.Mutex
 	hook func()
 }
@@ -67,7 +72,7 @@ func (s *hookStore) arm(f func()) {
 	s.mu.Unlock()
 }
 
-func (s *hookStore) UpdateCharge(ctx context.Context, mu string, from []core.ChargeStatus, u core.ChargeUpdate) (*core.Charge, error) {
+func (s *hookStore) UpdateCharge(ctx context.Context, mu string, from []core.ChargeStatus, u store.ChargeUpdate) (*store.Charge, error) {
 	s.mu.Lock()
 	f := s.hook
 	if u.Status == core.ChargeCharging {
@@ -99,7 +104,7 @@ func TestReconcileLapsedClaimSendsNothingStale(t *testing.T) {
 	h.issueKey("u1", iamporttest.CardOK)
 	h.fake.Inject(iamporttest.EPAgain, iamporttest.Fault{DropBefore: true})
 	v, err := h.svc.Charge(ctx, core.ChargeRequest{UserID: "u1", PlanID: "basic", IdempotencyKey: "k1"})
-	require.Equal(t, core.CodeChargeInProgress, errCode(t, err))
+	require.Equal(t, codes.ChargeInProgress, errCode(t, err))
 	require.Equal(t, core.ChargeUnknown, v.Status)
 	require.Empty(t, h.fake.PaymentsByMerchantUID(v.MerchantUID))
 
@@ -130,7 +135,7 @@ func TestReconcileLapsedClaimSendsNothingStale(t *testing.T) {
 	assert.Equal(t, core.ChargePaid, h.chargeStatus(v.MerchantUID))
 	assert.Equal(t, 1, h.paidAtFake(v.MerchantUID))
 	assert.Len(t, h.fake.PaymentsByMerchantUID(v.MerchantUID), 1)
-	assert.Equal(t, 1, h.events.Count(core.EventChargePaid, v.MerchantUID))
+	assert.Equal(t, 1, h.events.Count(event.ChargePaid, v.MerchantUID))
 }
 
 // A sweep does not start on a claimed row whose claim ran out while the rows before it
@@ -162,4 +167,12 @@ func TestReconcileSkipsLapsedClaims(t *testing.T) {
 	assert.Equal(t, 1, rep.Paid)
 	assert.Equal(t, core.ChargePaid, h.chargeStatus(second.MerchantUID))
 	assert.Equal(t, 1, h.paidAtFake(second.MerchantUID))
+}
+
+// The lost-payment path of an outside review, on memstore: a stale attempt's late
+// "failed" never lands on a later attempt (docs/guarantees.md, R4 and R5).
+func TestStaleAttemptCannotOverwrite(t *testing.T) {
+	scenario.StaleAttempt(t, func(_ *testing.T, clock func() time.Time) store.Store {
+		return memstore.New(memstore.WithClock(clock))
+	})
 }

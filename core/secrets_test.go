@@ -127,11 +127,11 @@ func testNoSecretsLeak(t *testing.T, foreign bool) {
 	for _, e := range errs {
 		texts = append(texts, e.Error())
 	}
-	for _, e := range h.events.Events() {
+	for _, e := range h.events.All() {
 		texts = append(texts, fmt.Sprintf("%+v", e))
 	}
 	for _, user := range []string{"user0", "user1", "user2", "user9"} {
-		cs, err := h.svc.ListCharges(ctx, user, 100)
+		cs, _, err := h.svc.ListCharges(ctx, user, "", 100)
 		require.NoError(t, err)
 		texts = append(texts, fmt.Sprintf("%+v", cs))
 	}

@@ -1,12 +1,12 @@
 package core
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/billkey/billkey/iamport"
+	"github.com/billkey/billkey/event"
+	"github.com/billkey/billkey/store"
 )
 
 // Service is the billing service: issuance, verification, charges, webhooks and
@@ -14,17 +14,22 @@ import (
 // concurrent use by any number of goroutines, and several processes may share one Store
 // (see Reconcile).
 type Service struct {
-	cfg    Config // validated, with defaults applied
-	client *iamport.Client
-	store  Store
+	cfg    Config   // validated, with defaults applied
+	client upstream // the configured client, counted and traced
+	store  store.Store
+	tel    *telemetry
 	log    *slog.Logger
-	events EventSink
+	events event.Sink
 
-	plans       map[string]Plan
-	redirectURL string // m_redirect_url: PublicURL + RedirectPath
+	plans         map[string]Plan
+	liveSiteCodes []string // Config.LiveSiteCodes in live mode; none in test mode
+	redirectURL   string   // m_redirect_url: PublicURL + redirectPath
 
 	mismatchMu   sync.Mutex
 	mismatchSeen map[string]struct{} // dedupes payment.mismatch events per process
+
+	notifications coalescer     // one webhook lookup per imp_uid at a time
+	nothingThere  recentNothing // imp_uids whose lookup just led to nothing
 }
 
 // New validates cfg and returns a Service. Every problem with cfg is reported here as a
@@ -35,19 +40,31 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg:          cfg,
-		client:       cfg.Client,
-		store:        cfg.Store,
-		log:          cfg.Logger,
-		events:       cfg.Events,
-		plans:        make(map[string]Plan, len(cfg.Plans)),
-		redirectURL:  cfg.PublicURL + RedirectPath,
-		mismatchSeen: make(map[string]struct{}),
+		cfg:           cfg,
+		client:        upstream{c: cfg.Client},
+		store:         cfg.Store,
+		log:           cfg.Logger,
+		events:        cfg.Events,
+		plans:         make(map[string]Plan, len(cfg.Plans)),
+		redirectURL:   cfg.CallbackURL + returnPath,
+		liveSiteCodes: cfg.LiveSiteCodes,
+		mismatchSeen:  make(map[string]struct{}),
 	}
 	for _, p := range cfg.Plans {
 		s.plans[p.ID] = p
 	}
+	s.tel = newTelemetry(s, cfg.MeterProvider, cfg.TracerProvider)
+	s.client.t = s.tel
 	return s, nil
+}
+
+// Config returns the configuration the Service runs with: the one given to New, with its
+// defaults applied (the slices are copies).
+func (s *Service) Config() Config {
+	c := s.cfg
+	c.Plans = append([]Plan(nil), c.Plans...)
+	c.WebhookAllowlist = append(c.WebhookAllowlist[:0:0], c.WebhookAllowlist...)
+	return c
 }
 
 // Plans returns a copy of the plan catalogue, in configuration order.
@@ -64,11 +81,4 @@ func (s *Service) Plan(id string) (Plan, bool) {
 // now is the configured clock in UTC, cut to milliseconds (what every store keeps).
 func (s *Service) now() time.Time {
 	return s.cfg.Now().UTC().Truncate(time.Millisecond)
-}
-
-// afterwards returns a context for the writes that record what iamport already did: it
-// survives the caller's cancellation (a client that went away must not leave a paid
-// charge looking unpaid) but still ends.
-func afterwards(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 }

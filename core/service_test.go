@@ -8,12 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/billkey/billkey/codes"
+	"github.com/billkey/billkey/internal/testkit"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/billkey/billkey/core"
 	"github.com/billkey/billkey/iamport"
 	"github.com/billkey/billkey/iamport/iamporttest"
+	"github.com/billkey/billkey/store"
 	"github.com/billkey/billkey/store/memstore"
 )
 
@@ -30,10 +34,10 @@ type sh struct {
 	t      *testing.T
 	fake   *iamporttest.Server
 	client *iamport.Client
-	store  core.Store
-	clock  *testClock
-	events *eventLog
-	logs   *logSink
+	store  store.Store
+	clock  *testkit.Clock
+	events *testkit.Events
+	logs   *testkit.LogSink
 	svc    *core.Service
 	cfg    core.Config
 }
@@ -62,7 +66,7 @@ func newSH(t *testing.T, opts ...func(*shOpts)) *sh {
 	for _, f := range opts {
 		f(&o)
 	}
-	h := &sh{t: t, clock: &testClock{t: t0}, events: &eventLog{}, logs: &logSink{}}
+	h := &sh{t: t, clock: testkit.NewClock(t0), events: &testkit.Events{}, logs: &testkit.LogSink{}}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.fake = iamporttest.NewServer(append([]iamporttest.Option{iamporttest.WithClock(t0)}, o.fakeOpts...)...)
 	t.Cleanup(h.fake.Close)
@@ -71,7 +75,7 @@ func newSH(t *testing.T, opts ...func(*shOpts)) *sh {
 		c.MaxRetries = 1
 	}}, o.clientOpts...)
 	h.client = h.fake.Client(copts...)
-	h.store = memstore.New()
+	h.store = memstore.New(memstore.WithClock(h.clock.Now))
 	h.cfg = core.Config{
 		MerchantCode: iamporttest.MerchantCode,
 		Client:       h.client,
@@ -79,6 +83,7 @@ func newSH(t *testing.T, opts ...func(*shOpts)) *sh {
 		Company:      "Shop",
 		Plans:        svcPlans,
 		PublicURL:    "https://shop.example.com/billing",
+		CallbackURL:  "https://shop.example.com/iamport",
 		SuccessURL:   "/subscribed",
 		FailureURL:   "/subscribe-failed",
 		Logger:       logger,
@@ -106,7 +111,7 @@ func (h *sh) prepare(user, plan string) *core.IssuanceRequest {
 // window plays the payment window for req with card.
 func (h *sh) window(req *core.IssuanceRequest, card string, mobile bool) *iamporttest.IssueResult {
 	h.t.Helper()
-	return payInWindow(h.t, h.fake, req.Params, card, mobile)
+	return testkit.PayInWindow(h.t, h.fake, req.Params, card, mobile)
 }
 
 // impUID is the imp_uid of a window result ("" when none).
@@ -126,7 +131,7 @@ func (h *sh) issueKey(user, card string) *core.IssuanceResult {
 		MerchantUID: req.Params.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback,
 	})
 	require.NoError(h.t, err)
-	require.Equal(h.t, core.IssuanceIssued, out.Status)
+	require.Equal(h.t, "issued", out.Status)
 	return out
 }
 
@@ -164,16 +169,16 @@ func errStatus(t *testing.T, err error) int {
 	t.Helper()
 	var e *core.Error
 	require.ErrorAs(t, err, &e)
-	return e.Status
+	return e.HTTPStatus()
 }
 
 func TestNewDefaults(t *testing.T) {
 	h := newSH(t)
 	req := h.prepare("u1", "")
-	assert.Equal(t, core.DefaultSDKURL, req.SDKURL)
+	assert.Equal(t, "https://cdn.iamport.kr/v1/iamport.js", req.SDKURL)
 	assert.Equal(t, "kcp_billing", req.Params.PG)
 	assert.Equal(t, t0.Add(30*time.Minute), req.ExpiresAt)
-	assert.Equal(t, "https://shop.example.com/billing/billing-key/redirect", req.Params.MRedirectURL)
+	assert.Equal(t, "https://shop.example.com/iamport/return", req.Params.MRedirectURL)
 }
 
 func TestNewValidation(t *testing.T) {
@@ -186,6 +191,7 @@ func TestNewValidation(t *testing.T) {
 			Store:        memstore.New(),
 			Plans:        svcPlans,
 			PublicURL:    "https://shop.example.com/billing",
+			CallbackURL:  "https://shop.example.com/iamport",
 			SuccessURL:   "/ok",
 			FailureURL:   "https://shop.example.com/fail?x=1",
 		}
@@ -264,6 +270,11 @@ func TestSDKURLPath(t *testing.T) {
 	req, err := h.svc.PrepareIssuance(context.Background(), core.Buyer{UserID: "u1"}, "")
 	require.NoError(t, err)
 	assert.Equal(t, "/__fake_iamport__/iamport.js", req.SDKURL)
+	// Or a fake of iamport on this machine, over plain http.
+	for _, local := range []string{"http://127.0.0.1:8099/iamport.js", "http://localhost:8099/iamport.js", "http://[::1]:8099/iamport.js"} {
+		h = newSH(t, shConfig(func(c *core.Config) { c.SDKURL = local }))
+		assert.Equal(t, local, h.prepare("u1", "").SDKURL)
+	}
 }
 
 func TestPlansIsACopy(t *testing.T) {
@@ -301,7 +312,7 @@ func TestPrepareIssuance(t *testing.T) {
 	assert.Equal(t, "가나다라마바사아자차카타파하가나", p.BuyerName)
 	assert.Empty(t, p.BuyerEmail, "an e-mail too long for iamport is dropped, not cut")
 	assert.Equal(t, "010-1234-5678", p.BuyerTel)
-	assert.Equal(t, "https://shop.example.com/billing/billing-key/redirect", p.MRedirectURL)
+	assert.Equal(t, "https://shop.example.com/iamport/return", p.MRedirectURL)
 	assert.Equal(t, "https://shop.example.com/billing/webhook", p.NoticeURL)
 	assert.Equal(t, "Shop", p.Company)
 	require.NotNil(t, p.Bypass)
@@ -318,7 +329,7 @@ func TestPrepareIssuance(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "u1", is.UserID)
 	assert.Equal(t, p.CustomerUID, is.CustomerUID)
-	assert.Equal(t, core.IssuancePending, is.Status)
+	assert.Equal(t, store.IssuancePending, is.Status)
 	assert.Equal(t, "pro", is.PlanID)
 	assert.Equal(t, int64(29000), is.Amount)
 	assert.Equal(t, t0.Add(30*time.Minute), is.ExpiresAt)
@@ -330,23 +341,48 @@ func TestPrepareIssuance(t *testing.T) {
 	assert.Equal(t, "Shop 정기결제 카드 등록", req2.Params.Name)
 	assert.Nil(t, req2.Params.Bypass)
 	assert.Empty(t, req2.Params.NoticeURL)
-	assert.NotEqual(t, req2.Params.MerchantUID, h2.prepare("u1", "").Params.MerchantUID)
 
 	_, err = h.svc.PrepareIssuance(ctx, core.Buyer{UserID: "u1"}, "gold")
-	assert.Equal(t, core.CodePlanUnknown, errCode(t, err))
+	assert.Equal(t, codes.PlanUnknown, errCode(t, err))
 	_, err = h.svc.PrepareIssuance(ctx, core.Buyer{}, "")
-	assert.Equal(t, core.CodeUnauthenticated, errCode(t, err))
+	assert.Equal(t, codes.Unauthenticated, errCode(t, err))
 	_, err = h.svc.PrepareIssuance(ctx, core.Buyer{UserID: "u\x00"}, "")
-	assert.Equal(t, core.CodeInvalidRequest, errCode(t, err))
+	assert.Equal(t, codes.InvalidRequest, errCode(t, err))
 	assert.Equal(t, 0, h.calls(), "preparing calls nobody")
 }
 
+// Asking for a billing-key request again (a reloaded page, a cross-site navigation, a
+// script) answers the user's pending one for the same plan while it has more than half its
+// time left: the store holds a row per user and plan, not one per request.
+func TestPrepareIssuanceReusesPending(t *testing.T) {
+	h := newSH(t)
+	ctx := context.Background()
+	first := h.prepare("u1", "basic").Params
+	for range 20 {
+		again := h.prepare("u1", "basic").Params
+		assert.Equal(t, first.MerchantUID, again.MerchantUID)
+		assert.Equal(t, first.CustomerUID, again.CustomerUID)
+	}
+	other := h.prepare("u1", "pro").Params
+	assert.NotEqual(t, first.MerchantUID, other.MerchantUID, "another plan, another issuance")
+	assert.NotEqual(t, first.MerchantUID, h.prepare("u2", "basic").Params.MerchantUID, "another user's")
+	h.clock.Advance(16 * time.Minute) // past half of the 30-minute TTL
+	later := h.prepare("u1", "basic").Params
+	assert.NotEqual(t, first.MerchantUID, later.MerchantUID, "too little time left: a fresh one")
+	// A settled issuance is never answered again.
+	res := h.window(&core.IssuanceRequest{Params: later}, iamporttest.CardOK, false)
+	_, err := h.svc.CompleteIssuance(ctx, "u1", core.CompleteInput{MerchantUID: later.MerchantUID, ImpUID: windowImpUID(res), Source: core.SourceCallback})
+	require.NoError(t, err)
+	assert.NotEqual(t, later.MerchantUID, h.prepare("u1", "basic").Params.MerchantUID)
+}
+
 func TestErrorType(t *testing.T) {
-	e := &core.Error{Code: core.CodeCardDeclined, Status: 402, Detail: "refused", Err: iamport.ErrDeclined}
+	e := &core.Error{Code: codes.CardDeclined, Detail: "refused", Err: iamport.ErrDeclined}
 	assert.Equal(t, "billkey: card_declined: refused", e.Error())
+	assert.Equal(t, 402, e.HTTPStatus())
 	assert.ErrorIs(t, e, iamport.ErrDeclined)
-	assert.ErrorIs(t, e, &core.Error{Code: core.CodeCardDeclined})
-	assert.NotErrorIs(t, e, &core.Error{Code: core.CodeNotFound})
-	assert.Equal(t, core.CodeCardDeclined, core.ErrorCode(e))
+	assert.ErrorIs(t, e, &core.Error{Code: codes.CardDeclined})
+	assert.NotErrorIs(t, e, &core.Error{Code: codes.NotFound})
+	assert.Equal(t, codes.CardDeclined, core.ErrorCode(e))
 	assert.Equal(t, "", core.ErrorCode(iamport.ErrDeclined))
 }

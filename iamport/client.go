@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/billkey/billkey/internal/idrule"
 )
 
 // DefaultBaseURL is the iamport V1 REST API.
@@ -247,9 +249,12 @@ func (c *Client) begin(ctx context.Context) error {
 //
 // Success means code 0, status paid, and the payment's merchant_uid and amount (and
 // customer_uid, when the answer carries one) equal the request's. A code-0 answer with
-// another status (ready, cancelled) or other values is a *MismatchError, which matches
-// ErrOutcomeUnknown: it is never success, and only a lookup settles it. Errors matching
-// ErrNotSent (validation, dial failure, token failure) guarantee no charge was attempted.
+// another status (ready, cancelled), an amount that is not a whole number of won, or other
+// values is a *MismatchError, which matches ErrOutcomeUnknown: it is never success, and
+// only a lookup settles it. Errors matching ErrNotSent (validation, dial failure, token
+// failure) guarantee no charge was attempted. A refusal because iamport no longer knows
+// the customer_uid is an *APIError matching ErrCustomerNotFound; any other refusal (such
+// as code -1, nothing charged) is a plain *APIError.
 func (c *Client) Again(ctx context.Context, req AgainRequest) (*Payment, error) {
 	if err := c.begin(ctx); err != nil {
 		return nil, err
@@ -271,6 +276,8 @@ func (c *Client) Again(ctx context.Context, req AgainRequest) (*Payment, error) 
 		return nil, &DeclinedError{Payment: &p, FailReason: p.FailReason}
 	case p.Status != StatusPaid:
 		return nil, &MismatchError{Endpoint: epAgain, Reason: "status " + quoteShort(string(p.Status)), Payment: &p}
+	case p.AmountNotWhole:
+		return nil, &MismatchError{Endpoint: epAgain, Reason: "amount is not a whole number of won", Payment: &p}
 	case p.Amount != req.Amount:
 		return nil, &MismatchError{Endpoint: epAgain, Reason: "amount differs from the request", Payment: &p}
 	}
@@ -311,7 +318,7 @@ func (c *Client) DeleteCustomer(ctx context.Context, customerUID, reason string)
 	if err := ValidateCustomerUID(customerUID); err != nil {
 		return nil, err
 	}
-	if err := validateText("reason", reason, maxReasonLen, false, false); err != nil {
+	if err := checkRule("", idrule.Reason, reason, false); err != nil {
 		return nil, err
 	}
 	cl := call{method: "DELETE", endpoint: epCustomer, path: pathCustomers + url.PathEscape(customerUID), mask: customerUID}

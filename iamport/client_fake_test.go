@@ -161,9 +161,11 @@ func TestFakeNotFoundBothForms(t *testing.T) {
 			_, c := newFake(t, iamporttest.WithLegacyNotFound(legacy))
 			_, err := c.GetCustomer(context.Background(), "cust_missing_0123456789")
 			assert.ErrorIs(t, err, iamport.ErrNotFound)
+			assert.ErrorIs(t, err, iamport.ErrCustomerNotFound)
 			assert.NotContains(t, err.Error(), "cust_missing_0123456789")
 			_, err = c.DeleteCustomer(context.Background(), "cust_missing_0123456789", "")
 			assert.ErrorIs(t, err, iamport.ErrNotFound)
+			assert.ErrorIs(t, err, iamport.ErrCustomerNotFound)
 			_, err = c.GetPayment(context.Background(), "imps_000000000000", true)
 			assert.ErrorIs(t, err, iamport.ErrNotFound)
 		})
@@ -175,10 +177,12 @@ func TestFakeSandboxLookup(t *testing.T) {
 	issueKey(t, srv, "cust_s", iamporttest.CardOK)
 	p, err := c.Again(context.Background(), charge("cust_s", "order_s", 1000))
 	require.NoError(t, err)
-	assert.True(t, p.Sandbox)
+	require.NotNil(t, p.Sandbox)
+	assert.True(t, *p.Sandbox)
 	got, err := c.GetPayment(context.Background(), p.ImpUID, true)
 	require.NoError(t, err)
-	assert.True(t, got.Sandbox)
+	require.NotNil(t, got.Sandbox)
+	assert.True(t, *got.Sandbox)
 	_, err = c.GetPayment(context.Background(), p.ImpUID, false)
 	assert.ErrorIs(t, err, iamport.ErrNotFound, "test-channel payments are hidden without include_sandbox")
 }
@@ -207,15 +211,34 @@ func TestFakeAgainErrorClasses(t *testing.T) {
 	_, err = c.Again(ctx, charge("cust_two", "order_two_2", 1000))
 	assert.ErrorIs(t, err, iamport.ErrDeclined)
 
-	// Unknown customer: a request-level failure, no payment.
+	// Unknown customer: a request-level failure, no payment, the key is gone.
 	_, err = c.Again(ctx, charge("cust_unknown", "order_u", 1000))
 	var ae *iamport.APIError
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, 200, ae.HTTPStatus)
 	assert.NotZero(t, ae.Code)
+	assert.ErrorIs(t, err, iamport.ErrCustomerNotFound)
+	assert.NotErrorIs(t, err, iamport.ErrNotFound, "again is not a lookup")
 	assert.NotErrorIs(t, err, iamport.ErrOutcomeUnknown)
 	assert.NotErrorIs(t, err, iamport.ErrDeclined)
 	assert.Empty(t, srv.PaymentsByMerchantUID("order_u"))
+
+	// A key deleted from the console is as gone.
+	issueKey(t, srv, "cust_deleted", iamporttest.CardOK)
+	require.True(t, srv.DeleteCustomerKey("cust_deleted"))
+	_, err = c.Again(ctx, charge("cust_deleted", "order_del", 1000))
+	assert.ErrorIs(t, err, iamport.ErrCustomerNotFound)
+
+	// Any other refusal (code -1: nothing charged, try later) is a plain APIError.
+	srv.Inject(iamporttest.EPAgain, iamporttest.Fault{Code: -1, Message: "카드사 통신에 일시적인 장애가 있습니다. 잠시 후 다시 시도해주세요."})
+	_, err = c.Again(ctx, charge("cust_ok", "order_later", 1000))
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, -1, ae.Code)
+	assert.Contains(t, ae.Message, "잠시 후")
+	assert.NotErrorIs(t, err, iamport.ErrCustomerNotFound)
+	assert.NotErrorIs(t, err, iamport.ErrDeclined)
+	assert.NotErrorIs(t, err, iamport.ErrOutcomeUnknown)
+	assert.Empty(t, srv.PaymentsByMerchantUID("order_later"), "the fault acts for nothing")
 
 	// Duplicate merchant_uid of a paid payment.
 	_, err = c.Again(ctx, charge("cust_ok", "order_dup", 1000))
@@ -462,4 +485,40 @@ func TestFakeDefaultClientAgainstFake(t *testing.T) {
 	p, err := c.Again(context.Background(), charge("cust_d", "order_d", 1000))
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(p.ImpUID, "imps_"))
+}
+
+// A paid charge answered with an amount that is not a whole number of won: the client
+// decodes it and reports a mismatch carrying the payment; lookups decode it too. It is
+// never a decoding failure.
+func TestFakeFractionalAmount(t *testing.T) {
+	srv, c := newFake(t)
+	ctx := context.Background()
+	issueKey(t, srv, "cust_f", iamporttest.CardOK)
+	srv.Inject(iamporttest.EPAgain, iamporttest.Fault{AmountJSON: "9900.5"})
+	_, err := c.Again(ctx, charge("cust_f", "order_f", 9900))
+	var me *iamport.MismatchError
+	require.ErrorAs(t, err, &me)
+	var te *iamport.TransportError
+	assert.False(t, errors.As(err, &te), "decoded, not a transport failure: %v", err)
+	require.NotNil(t, me.Payment)
+	assert.True(t, me.Payment.AmountNotWhole)
+	assert.Equal(t, iamport.NotWholeAmount, me.Payment.Amount)
+	assert.Equal(t, iamport.StatusPaid, me.Payment.Status)
+
+	found, err := c.FindPayment(ctx, "order_f", "")
+	require.NoError(t, err)
+	assert.True(t, found.AmountNotWhole)
+	got, err := c.GetPayment(ctx, found.ImpUID, false)
+	require.NoError(t, err)
+	assert.True(t, got.AmountNotWhole)
+	page, err := c.FindAllPayments(ctx, iamport.FindAllRequest{MerchantUID: "order_f"})
+	require.NoError(t, err)
+	require.Len(t, page.List, 1)
+	assert.True(t, page.List[0].AmountNotWhole)
+
+	// A zero fraction is whole.
+	srv.Inject(iamporttest.EPAgain, iamporttest.Fault{AmountJSON: "9900.0"})
+	p, err := c.Again(ctx, charge("cust_f", "order_g", 9900))
+	require.NoError(t, err)
+	assert.False(t, p.AmountNotWhole)
 }

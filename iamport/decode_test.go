@@ -107,7 +107,8 @@ func TestPaymentTolerantDecoding(t *testing.T) {
 	assert.Equal(t, 3, p.CardQuota)
 	require.NotNil(t, p.CardType)
 	assert.Equal(t, 1, *p.CardType)
-	assert.True(t, p.Sandbox)
+	require.NotNil(t, p.Sandbox)
+	assert.True(t, *p.Sandbox)
 	assert.False(t, p.Escrow)
 	assert.False(t, p.CashReceiptIssued)
 	assert.Equal(t, StatusPaid, p.Status)
@@ -134,17 +135,42 @@ func TestCardTypeForms(t *testing.T) {
 	}
 }
 
-func TestDecodingRejectsFractionalAmounts(t *testing.T) {
+// A number that is not a whole number of won decodes, says so, and holds NotWholeAmount:
+// it must never fail the decode of a charge that may have been paid.
+func TestFractionalAmountsDecode(t *testing.T) {
 	for _, in := range []string{
-		`{"amount": 1000.5}`, `{"amount": "12.01"}`, `{"amount": true}`, `{"amount": {}}`,
+		`{"amount": 1000.5}`, `{"amount": "12.01"}`, `{"amount": 0.1}`, `{"amount": -0.5}`,
+		`{"amount": 1e300}`, `{"amount": 9223372036854775808}`, `{"amount": 9007199254740993.5}`,
+		`{"amount": 1000, "cancel_amount": 0.5}`,
+		`{"amount": 1000, "cancel_history": [{"amount": 999.99}]}`,
 	} {
 		var p Payment
+		require.NoError(t, json.Unmarshal([]byte(in), &p), in)
+		assert.True(t, p.AmountNotWhole, in)
+	}
+	var p Payment
+	require.NoError(t, json.Unmarshal([]byte(`{"amount": 1000.5, "cancel_amount": 3, "cancel_history": [{"amount": 3}]}`), &p))
+	assert.Equal(t, NotWholeAmount, p.Amount)
+	assert.Equal(t, int64(3), p.CancelAmount)
+	assert.False(t, p.CancelHistory[0].AmountNotWhole)
+
+	require.NoError(t, json.Unmarshal([]byte(`{"amount": 1000.000, "cancel_amount": "0", "cancel_history": [{"amount": 1e3}]}`), &p))
+	assert.False(t, p.AmountNotWhole, "a zero fraction is whole")
+	assert.Equal(t, int64(1000), p.Amount)
+	assert.Equal(t, int64(1000), p.CancelHistory[0].Amount)
+
+	var c Cancel
+	require.NoError(t, json.Unmarshal([]byte(`{"amount": 0.1}`), &c))
+	assert.True(t, c.AmountNotWhole)
+	assert.Equal(t, NotWholeAmount, c.Amount)
+	var s ScheduleResult
+	require.NoError(t, json.Unmarshal([]byte(`{"amount": "9900.5"}`), &s))
+	assert.True(t, s.AmountNotWhole)
+	assert.Equal(t, NotWholeAmount, s.Amount)
+
+	for _, in := range []string{`{"amount": true}`, `{"amount": {}}`, `{"amount": "abc"}`, `{"amount": "NaN"}`, `{"amount": "0x10"}`} {
 		assert.Error(t, json.Unmarshal([]byte(in), &p), in)
 	}
-	var s ScheduleResult
-	assert.Error(t, json.Unmarshal([]byte(`{"amount": 0.1}`), &s))
-	var c Cancel
-	assert.Error(t, json.Unmarshal([]byte(`{"amount": 0.1}`), &c))
 }
 
 func TestDecodingResetsTarget(t *testing.T) {
@@ -157,7 +183,7 @@ func TestOtherTypesDecode(t *testing.T) {
 	var c Customer
 	require.NoError(t, json.Unmarshal([]byte(`{"customer_uid":"c1","pg_provider":"kcp_billing","sandbox":1,
 		"card_type":null,"inserted":"1700000000","updated":1700000000.0,"customer_name":null}`), &c))
-	assert.Equal(t, Customer{CustomerUID: "c1", PGProvider: "kcp_billing", Sandbox: true, Inserted: 1700000000, Updated: 1700000000}, c)
+	assert.Equal(t, Customer{CustomerUID: "c1", PGProvider: "kcp_billing", Sandbox: boolPtr(true), Inserted: 1700000000, Updated: 1700000000}, c)
 
 	var s ScheduleResult
 	require.NoError(t, json.Unmarshal([]byte(`{"customer_uid":"c1","merchant_uid":"m1","imp_uid":null,
@@ -187,10 +213,12 @@ func TestOtherTypesDecode(t *testing.T) {
 
 func TestPaymentRoundTrip(t *testing.T) {
 	p := Payment{ImpUID: "imp_1", MerchantUID: "m", Amount: 1000, CardType: intPtr(0), Status: StatusPaid,
-		PaidAt: 1700000000, CustomData: `{"a":1}`, CancelHistory: []Cancel{{Amount: 10, CancelledAt: 5}}, Sandbox: true}
+		PaidAt: 1700000000, CustomData: `{"a":1}`, CancelHistory: []Cancel{{Amount: 10, CancelledAt: 5}}, Sandbox: boolPtr(true)}
 	b, err := json.Marshal(p)
 	require.NoError(t, err)
 	var q Payment
 	require.NoError(t, json.Unmarshal(b, &q))
 	assert.Equal(t, p, q)
 }
+
+func boolPtr(v bool) *bool { return &v }

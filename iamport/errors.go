@@ -11,6 +11,11 @@ var (
 	// ErrNotFound: HTTP 404, or the code-1 "not found" answer older accounts give for
 	// customers. APIError values for such answers match it with errors.Is.
 	ErrNotFound = errors.New("iamport: not found")
+	// ErrCustomerNotFound: iamport has no billing key under the customer_uid. again (or a
+	// schedule) refused with "등록되지 않은 구매자입니다." or "등록된 고객정보가 없습니다."
+	// (nothing was charged), and a customer lookup or delete that found nothing (which also
+	// matches ErrNotFound) match it. Other refusals of again, such as code -1, do not.
+	ErrCustomerNotFound = errors.New("iamport: no billing key under the customer_uid")
 	// ErrUnauthorized: HTTP 401 after the one refresh-and-retry (bad key/secret, or a
 	// token iamport refuses).
 	ErrUnauthorized = errors.New("iamport: unauthorized")
@@ -61,22 +66,34 @@ func (e *APIError) Error() string {
 }
 
 // Is reports whether the answer means ErrNotFound (HTTP 404, or a non-zero code with a
-// "not found" message on a lookup or delete that is not a 5xx) or ErrUnauthorized (HTTP 401).
+// "not found" message on a lookup or delete that is not a 5xx), ErrCustomerNotFound (see
+// there) or ErrUnauthorized (HTTP 401).
 func (e *APIError) Is(target error) bool {
 	if e == nil {
 		return false
 	}
 	switch target {
 	case ErrNotFound:
-		if e.HTTPStatus == 404 {
-			return true
+		return e.notFound()
+	case ErrCustomerNotFound:
+		switch e.Endpoint {
+		case epCustomer:
+			return e.notFound()
+		case epAgain, epSchedule:
+			return e.HTTPStatus < 500 && e.Code != 0 && hasPhrase(e.Message, unknownCustomerPhrases)
 		}
-		// Never for a 5xx: a server that failed has not said the thing is absent.
-		return e.HTTPStatus < 500 && e.Code != 0 && (e.Method == "GET" || e.Method == "DELETE") && isNotFoundMessage(e.Message)
 	case ErrUnauthorized:
 		return e.HTTPStatus == 401
 	}
 	return false
+}
+
+func (e *APIError) notFound() bool {
+	if e.HTTPStatus == 404 {
+		return true
+	}
+	// Never for a 5xx: a server that failed has not said the thing is absent.
+	return e.HTTPStatus < 500 && e.Code != 0 && (e.Method == "GET" || e.Method == "DELETE") && hasPhrase(e.Message, notFoundPhrases)
 }
 
 // notFoundPhrases are the fragments of iamport's "not found" messages, Korean and English:
@@ -90,12 +107,19 @@ var notFoundPhrases = []string{
 	"not exist",
 }
 
-func isNotFoundMessage(msg string) bool {
+// unknownCustomerPhrases are the fragments of the refusals of again and schedule for a
+// customer_uid without a billing key: "등록되지 않은 구매자입니다.", "등록된 고객정보가 없습니다.".
+var unknownCustomerPhrases = []string{
+	"등록되지 않은 구매자",
+	"등록된 고객정보가 없",
+}
+
+func hasPhrase(msg string, phrases []string) bool {
 	if msg == "" {
 		return false
 	}
 	lower := strings.ToLower(msg)
-	for _, p := range notFoundPhrases {
+	for _, p := range phrases {
 		if strings.Contains(lower, p) {
 			return true
 		}

@@ -22,25 +22,36 @@ func TestAPIErrorIs(t *testing.T) {
 		name         string
 		err          *APIError
 		notFound     bool
+		customerGone bool
 		unauthorized bool
 	}{
-		{"404 lookup", &APIError{HTTPStatus: 404, Code: -1, Method: "GET", Endpoint: epCustomer}, true, false},
-		{"404 delete", &APIError{HTTPStatus: 404, Method: "DELETE", Endpoint: epCustomer}, true, false},
-		{"200 code 1 customer lookup", &APIError{HTTPStatus: 200, Code: 1, Message: notFoundMsg, Method: "GET", Endpoint: epCustomer}, true, false},
-		{"200 code 1 customer delete", &APIError{HTTPStatus: 200, Code: 1, Message: notFoundMsg, Method: "DELETE", Endpoint: epCustomer}, true, false},
-		{"200 code -1 payment lookup", &APIError{HTTPStatus: 200, Code: -1, Message: "존재하지 않는 결제정보입니다.", Method: "GET", Endpoint: epPayment}, true, false},
-		{"200 code 1 other message", &APIError{HTTPStatus: 200, Code: 1, Message: "권한이 없습니다.", Method: "GET", Endpoint: epCustomer}, false, false},
-		{"code 1 on a POST is a request failure", &APIError{HTTPStatus: 200, Code: 1, Message: "등록되지 않은 구매자입니다.", Method: "POST", Endpoint: epAgain}, false, false},
-		{"code 0 message never not-found", &APIError{HTTPStatus: 200, Code: 0, Message: notFoundMsg, Method: "GET", Endpoint: epCustomer}, false, false},
-		{"5xx worded like not-found", &APIError{HTTPStatus: 503, Code: -1, Message: "존재하지 않는 결제정보입니다.", Method: "GET", Endpoint: epPayment}, false, false},
-		{"401", &APIError{HTTPStatus: 401, Code: -1, Method: "GET", Endpoint: epPayment}, false, true},
-		{"400", &APIError{HTTPStatus: 400, Method: "GET", Endpoint: epFindAll}, false, false},
+		{"404 lookup", &APIError{HTTPStatus: 404, Code: -1, Method: "GET", Endpoint: epCustomer}, true, true, false},
+		{"404 delete", &APIError{HTTPStatus: 404, Method: "DELETE", Endpoint: epCustomer}, true, true, false},
+		{"200 code 1 customer lookup", &APIError{HTTPStatus: 200, Code: 1, Message: notFoundMsg, Method: "GET", Endpoint: epCustomer}, true, true, false},
+		{"200 code 1 customer delete", &APIError{HTTPStatus: 200, Code: 1, Message: notFoundMsg, Method: "DELETE", Endpoint: epCustomer}, true, true, false},
+		{"200 code -1 payment lookup", &APIError{HTTPStatus: 200, Code: -1, Message: "존재하지 않는 결제정보입니다.", Method: "GET", Endpoint: epPayment}, true, false, false},
+		{"404 payment lookup", &APIError{HTTPStatus: 404, Code: -1, Method: "GET", Endpoint: epPayment}, true, false, false},
+		{"200 code 1 other message", &APIError{HTTPStatus: 200, Code: 1, Message: "권한이 없습니다.", Method: "GET", Endpoint: epCustomer}, false, false, false},
+		{"again: unknown customer", &APIError{HTTPStatus: 200, Code: 1, Message: "등록되지 않은 구매자입니다.", Method: "POST", Endpoint: epAgain}, false, true, false},
+		{"again: unknown customer, code -1", &APIError{HTTPStatus: 200, Code: -1, Message: "등록되지 않은 구매자입니다.", Method: "POST", Endpoint: epAgain}, false, true, false},
+		{"schedule: no customer info", &APIError{HTTPStatus: 200, Code: 1, Message: "등록된 고객정보가 없습니다.", Method: "POST", Endpoint: epSchedule}, false, true, false},
+		{"again: code -1, try later", &APIError{HTTPStatus: 200, Code: -1, Message: "일시적인 오류입니다. 잠시 후 다시 시도해주세요.", Method: "POST", Endpoint: epAgain}, false, false, false},
+		{"again: duplicate merchant_uid", &APIError{HTTPStatus: 200, Code: -1, Message: "이미 주문이 이루어진 건입니다.", Method: "POST", Endpoint: epAgain}, false, false, false},
+		{"again: 404 page", &APIError{HTTPStatus: 404, Method: "POST", Endpoint: epAgain}, true, false, false},
+		{"again: 5xx worded like unknown customer", &APIError{HTTPStatus: 502, Code: 1, Message: "등록되지 않은 구매자입니다.", Method: "POST", Endpoint: epAgain}, false, false, false},
+		{"cancel: unknown customer wording elsewhere", &APIError{HTTPStatus: 200, Code: 1, Message: "등록되지 않은 구매자입니다.", Method: "POST", Endpoint: epCancel}, false, false, false},
+		{"code 0 message never not-found", &APIError{HTTPStatus: 200, Code: 0, Message: notFoundMsg, Method: "GET", Endpoint: epCustomer}, false, false, false},
+		{"5xx worded like not-found", &APIError{HTTPStatus: 503, Code: -1, Message: "존재하지 않는 결제정보입니다.", Method: "GET", Endpoint: epPayment}, false, false, false},
+		{"5xx customer lookup", &APIError{HTTPStatus: 503, Code: 1, Message: notFoundMsg, Method: "GET", Endpoint: epCustomer}, false, false, false},
+		{"401", &APIError{HTTPStatus: 401, Code: -1, Method: "GET", Endpoint: epPayment}, false, false, true},
+		{"400", &APIError{HTTPStatus: 400, Method: "GET", Endpoint: epFindAll}, false, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			wrapped := fmt.Errorf("wrapped: %w", tc.err)
-			assert.Equal(t, tc.notFound, errors.Is(wrapped, ErrNotFound))
-			assert.Equal(t, tc.unauthorized, errors.Is(wrapped, ErrUnauthorized))
+			assert.Equal(t, tc.notFound, errors.Is(wrapped, ErrNotFound), "ErrNotFound")
+			assert.Equal(t, tc.customerGone, errors.Is(wrapped, ErrCustomerNotFound), "ErrCustomerNotFound")
+			assert.Equal(t, tc.unauthorized, errors.Is(wrapped, ErrUnauthorized), "ErrUnauthorized")
 			assert.False(t, errors.Is(wrapped, ErrOutcomeUnknown))
 			assert.False(t, errors.Is(wrapped, ErrNotSent))
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/billkey/billkey/iamport"
 	"github.com/billkey/billkey/iamport/iamporttest"
@@ -73,11 +74,27 @@ func ExampleClient_GetCustomer() {
 	client := srv.Client()
 
 	_, err := client.GetCustomer(context.Background(), "cust_never_issued")
-	fmt.Println(errors.Is(err, iamport.ErrNotFound))
+	fmt.Println(errors.Is(err, iamport.ErrNotFound), errors.Is(err, iamport.ErrCustomerNotFound))
 
 	_, err = client.GetCustomer(context.Background(), "bad/id")
 	fmt.Println(errors.Is(err, iamport.ErrInvalidInput), err)
 	// Output:
-	// true
-	// true iamport: invalid customer_uid: contains a reserved character
+	// true true
+	// true iamport: invalid customer_uid: must be 1 to 80 characters other than '/', '?', '#', '%', '\', spaces and control characters
+}
+
+// A server checks its credentials once at start and reports the token on its health page.
+func ExampleClient_TokenState() {
+	srv := iamporttest.NewServer()
+	defer srv.Close()
+	client := srv.Client()
+
+	if _, err := client.Token(context.Background()); err != nil {
+		fmt.Println("credentials refused:", err)
+		return
+	}
+	st := client.TokenState()
+	fmt.Println("valid:", st.Valid, "lifetime:", st.ExpiresAt.Sub(st.FetchedAt).Round(time.Minute), "last error:", st.LastError)
+	// Output:
+	// valid: true lifetime: 30m0s last error: <nil>
 }

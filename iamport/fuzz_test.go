@@ -3,11 +3,14 @@ package iamport
 import (
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/billkey/billkey/internal/idrule"
 )
 
 // FuzzDecodeResponse feeds arbitrary bodies, with arbitrary HTTP statuses, to the answer
@@ -68,21 +71,30 @@ func checkRoundTrip(t *testing.T, out any) {
 	}
 }
 
-// normalize maps empty and nil slices together (omitempty is not used on every list).
+// normalize maps empty and nil slices together (omitempty is not used on every list) and
+// drops the AmountNotWhole flags, which are not encoded: the amounts then hold
+// NotWholeAmount, which survives the trip.
 func normalize(v any) any {
-	if p, ok := v.(*Payment); ok {
+	switch p := v.(type) {
+	case *Payment:
 		q := *p
-		if len(q.CancelHistory) == 0 {
-			q.CancelHistory = nil
+		q.AmountNotWhole = false
+		q.CancelHistory = nil
+		for _, c := range p.CancelHistory {
+			c.AmountNotWhole = false
+			q.CancelHistory = append(q.CancelHistory, c)
 		}
+		return q
+	case *ScheduleResult:
+		q := *p
+		q.AmountNotWhole = false
 		return q
 	}
 	return v
 }
 
 var idReasons = map[string]bool{
-	"required": true, "longer than 80 characters": true, "not valid UTF-8": true, "a dot segment": true,
-	"contains a reserved character": true, "contains a space": true, "contains a control character": true,
+	"required": true, "longer than 80 characters": true, "must be " + idrule.CustomerUID.Describe(): true,
 }
 
 // FuzzPathSegment checks the identifier rules and the URL builder together: any string
@@ -124,6 +136,72 @@ func FuzzPathSegment(f *testing.F) {
 		}
 		if strings.Count(u.EscapedPath(), "/") != 4 {
 			t.Fatalf("id %q spans several segments: %q", s, u.EscapedPath())
+		}
+	})
+}
+
+// FuzzReadNumber checks the exact decimal reader against math/big: whatever a JSON number
+// is, the reader says whether it is whole and, if it fits int64, what it is.
+func FuzzReadNumber(f *testing.F) {
+	for _, s := range []string{"0", "-0", "1000", "1000.0", "1000.5", "1e3", "1.5e3", "-12.000", "9223372036854775807",
+		"9223372036854775808", "-9223372036854775808", "1e-7", "0.0000000000000000001", "1000.0000000000000001",
+		"12345678901234567890e-1", "1E+2", `"1000"`, `"-.5"`, "null", `""`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := readNumber([]byte(s))
+		text := strings.TrimSpace(s)
+		var js json.Number
+		if text == "null" || json.Unmarshal([]byte(text), &js) != nil || strings.ContainsAny(text, `"`) {
+			return // strings and malformed input: only "no panic"
+		}
+		if err != nil {
+			t.Fatalf("%q is a JSON number but was refused: %v", s, err)
+		}
+		if i := strings.IndexAny(text, "eE"); i >= 0 && len(strings.TrimLeft(text[i+1:], "+-0")) > 4 {
+			return // exponents math/big would take ages over
+		}
+		r, ok := new(big.Rat).SetString(text)
+		if !ok {
+			t.Fatalf("big.Rat refuses %q", text)
+		}
+		switch {
+		case !r.IsInt():
+			if !n.frac && !n.huge {
+				t.Fatalf("%q is not whole, read as %+v", text, n)
+			}
+		case r.Num().IsInt64():
+			if n.frac || n.huge || n.v != r.Num().Int64() {
+				t.Fatalf("%q is %s, read as %+v", text, r.Num(), n)
+			}
+		default:
+			if !n.huge {
+				t.Fatalf("%q is beyond int64, read as %+v", text, n)
+			}
+		}
+	})
+}
+
+// FuzzUnquote checks the string reader against encoding/json for every string literal.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`""`, `"abc"`, `"베이직 (월간)"`, `"a\"b"`, `"\u00e9\n\t\/"`, `"\ud83d\ude00"`,
+		`"\ud800"`, `"\udc00x"`, `"\ud800\u0041"`, "\"\xff\"", `"\u12"`, `"a\`, `"\x"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := readString([]byte(s))
+		var want string
+		jerr := json.Unmarshal([]byte(s), &want)
+		if len(strings.TrimSpace(s)) == 0 || strings.TrimSpace(s)[0] != '"' {
+			return
+		}
+		switch {
+		case jerr == nil && err != nil:
+			t.Fatalf("%q: encoding/json reads %q, readString fails: %v", s, want, err)
+		case jerr == nil && got != want:
+			t.Fatalf("%q: encoding/json reads %q, readString %q", s, want, got)
+		case jerr != nil && err == nil && json.Valid([]byte(s)):
+			t.Fatalf("%q: valid but encoding/json fails: %v", s, jerr)
 		}
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -54,12 +53,6 @@ func newStubWith(t testing.TB, h http.HandlerFunc, setup func(*httptest.Server))
 	s.srv.Start()
 	t.Cleanup(s.srv.Close)
 	return s
-}
-
-func (s *stub) setHandler(h http.HandlerFunc) {
-	s.mu.Lock()
-	s.handler = h
-	s.mu.Unlock()
 }
 
 // rotate makes the server refuse the current token and hand out a new one.
@@ -172,13 +165,4 @@ func againHandler(t testing.TB, fn func(AgainRequest) (int, int, string, any)) h
 		status, code, msg, resp := fn(req)
 		writeEnv(w, status, code, msg, resp)
 	}
-}
-
-func hasPrefixAny(s string, prefixes ...string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }

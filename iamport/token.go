@@ -3,6 +3,7 @@ package iamport
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -24,6 +25,7 @@ type cachedToken struct {
 	value   string    // the access token
 	header  string    // "Bearer " + value
 	expires time.Time // local time (with monotonic reading) after which it is stale
+	expiry  time.Time // local time at which iamport's lifetime ends (expires + margin)
 }
 
 // tokenCache holds the current token and serialises refreshes.
@@ -35,6 +37,64 @@ type tokenCache struct {
 	// outcome of the latest one, shared with callers that queued behind it.
 	fetches atomic.Uint64
 	lastErr error
+
+	// What TokenState reports, guarded by stateMu (never held while fetching).
+	stateMu     sync.Mutex
+	fetchedAt   time.Time
+	failure     error
+	failureTime time.Time
+	refreshes   uint64 // successful getToken requests
+	failures    uint64 // failed ones
+}
+
+// TokenState is what a health check may show about the access token. It never holds the
+// token itself.
+type TokenState struct {
+	// Valid reports whether the client holds a token it still uses.
+	Valid bool
+	// FetchedAt is when the last successful getToken request was sent; zero if none yet.
+	FetchedAt time.Time
+	// ExpiresAt is when the held token expires by iamport's lifetime, on this machine's
+	// clock; zero when none is held. The client refreshes it up to 30 s before.
+	ExpiresAt time.Time
+	// LastError is the last getToken that failed (not counting callers that gave up
+	// waiting), and LastErrorAt when; nil and zero if none has. A later success does not
+	// clear it: compare LastErrorAt with FetchedAt.
+	LastError   error
+	LastErrorAt time.Time
+	// Refreshes and Failures count the getToken requests that succeeded and failed since
+	// the client was made.
+	Refreshes, Failures uint64
+}
+
+// TokenState reports the state of the access token without fetching one.
+func (c *Client) TokenState() TokenState {
+	if c == nil {
+		return TokenState{}
+	}
+	tc := &c.tok
+	tc.stateMu.Lock()
+	st := TokenState{FetchedAt: tc.fetchedAt, LastError: tc.failure, LastErrorAt: tc.failureTime,
+		Refreshes: tc.refreshes, Failures: tc.failures}
+	tc.stateMu.Unlock()
+	if t := tc.cur.Load(); t != nil {
+		st.ExpiresAt = t.expiry
+		st.Valid = c.now().Before(t.expires)
+	}
+	return st
+}
+
+// noteFetch records the outcome of one getToken for TokenState.
+func (tc *tokenCache) noteFetch(sentAt time.Time, err error) {
+	tc.stateMu.Lock()
+	defer tc.stateMu.Unlock()
+	if err != nil {
+		tc.failure, tc.failureTime = err, sentAt.Round(0)
+		tc.failures++
+		return
+	}
+	tc.fetchedAt = sentAt.Round(0)
+	tc.refreshes++
 }
 
 func newTokenCache() tokenCache { return tokenCache{sem: make(chan struct{}, 1)} }
@@ -107,26 +167,28 @@ func (c *Client) token(ctx context.Context) (*cachedToken, error) {
 	if tc.fetches.Load() != seen && tc.lastErr != nil {
 		return nil, tc.lastErr
 	}
-	t, err := c.fetchToken(ctx)
+	sentAt := c.now()
+	t, err := c.fetchToken(ctx, sentAt)
 	tc.fetches.Add(1)
 	tc.lastErr = nil
 	if err != nil {
 		if ctx.Err() == nil {
 			tc.lastErr = err
+			tc.noteFetch(sentAt, err)
 		}
 		return nil, err
 	}
 	tc.cur.Store(t)
+	tc.noteFetch(sentAt, nil)
 	return t, nil
 }
 
-// fetchToken performs POST /users/getToken.
-func (c *Client) fetchToken(ctx context.Context) (*cachedToken, error) {
+// fetchToken performs POST /users/getToken, sent at sentAt.
+func (c *Client) fetchToken(ctx context.Context, sentAt time.Time) (*cachedToken, error) {
 	body := struct {
 		Key    string `json:"imp_key"`
 		Secret string `json:"imp_secret"`
 	}{c.key, c.secret}
-	sentAt := c.now()
 	var tok Token
 	if err := c.do(ctx, call{method: "POST", endpoint: tokenEndpoint, path: tokenEndpoint, body: body, noAuth: true}, &tok); err != nil {
 		return nil, err
@@ -145,6 +207,7 @@ func (c *Client) fetchToken(ctx context.Context) (*cachedToken, error) {
 	}
 	// Without a usable lifetime the token serves the request that fetched it only.
 	t.expires = sentAt.Add(ttl - tokenMarginFor(ttl))
+	t.expiry = sentAt.Add(ttl).Round(0)
 	return t, nil
 }
 

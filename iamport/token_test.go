@@ -2,6 +2,7 @@ package iamport
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"sync"
@@ -328,4 +329,50 @@ func TestCachedTokenDoesNotAllocate(t *testing.T) {
 		}
 	})
 	assert.Zero(t, allocs)
+}
+
+func TestTokenState(t *testing.T) {
+	s := newStub(t, nil)
+	c := newStubClient(t, s)
+	assert.Equal(t, TokenState{}, c.TokenState(), "nothing before the first token")
+
+	before := time.Now()
+	tok, err := c.Token(context.Background())
+	require.NoError(t, err)
+	st := c.TokenState()
+	assert.True(t, st.Valid)
+	assert.False(t, st.FetchedAt.Before(before.Round(0)))
+	assert.WithinDuration(t, st.FetchedAt.Add(30*time.Minute), st.ExpiresAt, time.Second, "the server's lifetime")
+	assert.NoError(t, st.LastError)
+	assert.Zero(t, st.LastErrorAt)
+	assert.NotContains(t, fmt.Sprintf("%+v", st), tok)
+	assert.Equal(t, uint64(1), st.Refreshes)
+	assert.Zero(t, st.Failures)
+
+	// The token goes stale on the local clock: no longer valid, no fetch made.
+	c.now = func() time.Time { return time.Now().Add(time.Hour) }
+	assert.False(t, c.TokenState().Valid)
+	assert.Equal(t, int64(1), s.getTokens.Load())
+
+	// A failed fetch is remembered with its time; the secret never shows.
+	bad := newStubClient(t, s, func(cfg *Config) { cfg.Secret = "wrong_secret_value" })
+	_, err = bad.Token(context.Background())
+	require.Error(t, err)
+	st = bad.TokenState()
+	assert.False(t, st.Valid)
+	assert.Zero(t, st.FetchedAt)
+	require.Error(t, st.LastError)
+	assert.ErrorIs(t, st.LastError, ErrUnauthorized)
+	assert.Equal(t, uint64(1), st.Failures)
+	assert.NotZero(t, st.LastErrorAt)
+	assert.NotContains(t, st.LastError.Error(), "wrong_secret_value")
+	assert.NotContains(t, st.LastError.Error(), stubSecret)
+
+	// A caller giving up is not a token failure.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	fresh := newStubClient(t, s)
+	_, err = fresh.Token(ctx)
+	require.Error(t, err)
+	assert.NoError(t, fresh.TokenState().LastError)
 }

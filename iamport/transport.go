@@ -232,16 +232,23 @@ func (c *Client) attempt(ctx context.Context, cl *call, target string, payload [
 }
 
 // interpret turns a complete answer into nil (decoded into out) or an error. The envelope
-// is parsed on every status so its code and message reach the caller.
+// is parsed on every status so its code and message reach the caller. The common path
+// decodes the envelope and its response in one pass; only when that fails is the head
+// read again on its own, so a refusal keeps its code and message whatever its response.
 func (c *Client) interpret(cl *call, status int, data []byte, out any) error {
-	var env Envelope
-	envErr := json.Unmarshal(data, &env)
+	env, hasResponse, respErr := decodeAnswer(data, out)
+	var envErr error
+	if respErr != nil {
+		if env, envErr = decodeHead(data); envErr != nil {
+			respErr = nil
+		}
+	}
 	apiErr := func() *APIError {
 		e := &APIError{HTTPStatus: status, Method: cl.method, Endpoint: cl.endpoint}
 		if envErr == nil {
-			e.Code = env.Code
-			if env.Message != nil {
-				e.Message = cleanMessage(*env.Message, cl.mask)
+			e.Code = int(env.Code)
+			if env.Message.set {
+				e.Message = cleanMessage(env.Message.text, cl.mask)
 			}
 		}
 		return e
@@ -255,15 +262,12 @@ func (c *Client) interpret(cl *call, status int, data []byte, out any) error {
 		return &TransportError{Method: cl.method, Endpoint: cl.endpoint, Sent: true, Err: errors.New("decoding answer: " + envErr.Error())}
 	case env.Code != 0:
 		return apiErr()
-	}
-	if out == nil {
+	case out == nil:
 		return nil
-	}
-	if r := bytes.TrimSpace(env.Response); len(r) == 0 || string(r) == "null" {
+	case respErr != nil:
+		return &TransportError{Method: cl.method, Endpoint: cl.endpoint, Sent: true, Err: errors.New("decoding response: " + respErr.Error())}
+	case !hasResponse:
 		return &TransportError{Method: cl.method, Endpoint: cl.endpoint, Sent: true, Err: errEmptyResponse}
-	}
-	if err := json.Unmarshal(env.Response, out); err != nil {
-		return &TransportError{Method: cl.method, Endpoint: cl.endpoint, Sent: true, Err: errors.New("decoding response: " + err.Error())}
 	}
 	return nil
 }

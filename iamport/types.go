@@ -4,8 +4,17 @@ import "encoding/json"
 
 // Types mirror the iamport V1 REST API (Swagger 2.0 definitions PaymentAnnotation,
 // CustomerAnnotation, ScheduleResultAnnotation, AuthAnnotation). Amounts are KRW in int64.
-// Decoding is tolerant where sources disagree: numbers may arrive as 1000.0 or "1000",
-// card_type as int, string or null, and a timestamp of 0 means "not set".
+// Their json tags are what Marshal writes; answers are read through the wire shapes of
+// wire.go, whose names a test holds equal to these. Decoding is tolerant where sources
+// disagree: numbers may arrive as 1000.0 or "1000", card_type as int, string or null, and
+// a timestamp of 0 means "not set".
+
+// NotWholeAmount is what an amount field (Payment.Amount, Payment.CancelAmount,
+// Cancel.Amount, ScheduleResult.Amount) holds when iamport wrote it as a number that is not
+// a whole number of won (1000.5, or beyond int64). KRW has no minor unit, so such an
+// answer is never taken at face value: the value is negative, so it equals no amount
+// anybody charged or showed, and the record's AmountNotWhole is set.
+const NotWholeAmount int64 = -1
 
 // PaymentStatus is the status of a payment at iamport.
 type PaymentStatus string
@@ -30,31 +39,37 @@ type Timestamp int64
 
 // Payment is iamport's payment object (PaymentAnnotation).
 type Payment struct {
-	ImpUID            string        `json:"imp_uid"`
-	MerchantUID       string        `json:"merchant_uid"`
-	PayMethod         string        `json:"pay_method,omitempty"`
-	Channel           string        `json:"channel,omitempty"`
-	PGProvider        string        `json:"pg_provider,omitempty"`
-	EmbPGProvider     string        `json:"emb_pg_provider,omitempty"`
-	PGTID             string        `json:"pg_tid,omitempty"`
-	PGID              string        `json:"pg_id,omitempty"`
-	Sandbox           bool          `json:"sandbox"`
-	Escrow            bool          `json:"escrow"`
-	ApplyNum          string        `json:"apply_num,omitempty"`
-	BankCode          string        `json:"bank_code,omitempty"`
-	BankName          string        `json:"bank_name,omitempty"`
-	CardCode          string        `json:"card_code,omitempty"`
-	CardName          string        `json:"card_name,omitempty"`
-	CardIssuerCode    string        `json:"card_issuer_code,omitempty"`
-	CardIssuerName    string        `json:"card_issuer_name,omitempty"`
-	CardPublisherCode string        `json:"card_publisher_code,omitempty"`
-	CardPublisherName string        `json:"card_publisher_name,omitempty"`
-	CardQuota         int           `json:"card_quota"`
-	CardNumber        string        `json:"card_number,omitempty"` // masked
-	CardType          *int          `json:"card_type"`             // 0 credit, 1 check, nil unknown
-	Name              string        `json:"name,omitempty"`
-	Amount            int64         `json:"amount"`
-	CancelAmount      int64         `json:"cancel_amount"`
+	ImpUID        string `json:"imp_uid"`
+	MerchantUID   string `json:"merchant_uid"`
+	PayMethod     string `json:"pay_method,omitempty"`
+	Channel       string `json:"channel,omitempty"`
+	PGProvider    string `json:"pg_provider,omitempty"`
+	EmbPGProvider string `json:"emb_pg_provider,omitempty"`
+	PGTID         string `json:"pg_tid,omitempty"`
+	PGID          string `json:"pg_id,omitempty"`
+	// Sandbox is whether the payment was made on a test channel; nil when the answer had
+	// no sandbox key (real answers captured from 2022 to 2024 have none) or a null one.
+	Sandbox           *bool  `json:"sandbox,omitempty"`
+	Escrow            bool   `json:"escrow"`
+	ApplyNum          string `json:"apply_num,omitempty"`
+	BankCode          string `json:"bank_code,omitempty"`
+	BankName          string `json:"bank_name,omitempty"`
+	CardCode          string `json:"card_code,omitempty"`
+	CardName          string `json:"card_name,omitempty"`
+	CardIssuerCode    string `json:"card_issuer_code,omitempty"`
+	CardIssuerName    string `json:"card_issuer_name,omitempty"`
+	CardPublisherCode string `json:"card_publisher_code,omitempty"`
+	CardPublisherName string `json:"card_publisher_name,omitempty"`
+	CardQuota         int    `json:"card_quota"`
+	CardNumber        string `json:"card_number,omitempty"` // masked
+	CardType          *int   `json:"card_type"`             // 0 credit, 1 check, nil unknown
+	Name              string `json:"name,omitempty"`
+	Amount            int64  `json:"amount"`        // NotWholeAmount when not a whole number
+	CancelAmount      int64  `json:"cancel_amount"` // NotWholeAmount when not a whole number
+	// AmountNotWhole reports that amount, cancel_amount or an amount in cancel_history was
+	// not a whole number of won; each such field holds NotWholeAmount. Such a payment
+	// matches no charge: compare it as a mismatch, never as paid.
+	AmountNotWhole    bool          `json:"-"`
 	Currency          string        `json:"currency"`
 	BuyerName         string        `json:"buyer_name,omitempty"`
 	BuyerEmail        string        `json:"buyer_email,omitempty"`
@@ -80,7 +95,8 @@ type Payment struct {
 // Cancel is one entry of a payment's cancel history (PaymentCancelAnnotation).
 type Cancel struct {
 	PGTID          string    `json:"pg_tid"`
-	Amount         int64     `json:"amount"`
+	Amount         int64     `json:"amount"` // NotWholeAmount when not a whole number
+	AmountNotWhole bool      `json:"-"`      // amount was not a whole number of won
 	CancelledAt    Timestamp `json:"cancelled_at"`
 	Reason         string    `json:"reason"`
 	CancellationID string    `json:"cancellation_id"`
@@ -90,10 +106,12 @@ type Cancel struct {
 // Customer is a billing key registered under a customer_uid (CustomerAnnotation).
 // iamport never reveals the key itself; CardNumber is masked.
 type Customer struct {
-	CustomerUID       string    `json:"customer_uid"`
-	PGProvider        string    `json:"pg_provider"`
-	PGID              string    `json:"pg_id"`
-	Sandbox           bool      `json:"sandbox"`
+	CustomerUID string `json:"customer_uid"`
+	PGProvider  string `json:"pg_provider"`
+	PGID        string `json:"pg_id"`
+	// Sandbox is whether the key was issued on a test channel; nil when the answer had no
+	// sandbox key or a null one.
+	Sandbox           *bool     `json:"sandbox,omitempty"`
 	CustomerID        string    `json:"customer_id,omitempty"`
 	CardName          string    `json:"card_name"`
 	CardCode          string    `json:"card_code,omitempty"`
@@ -133,7 +151,8 @@ type ScheduleResult struct {
 	ScheduleAt     Timestamp      `json:"schedule_at"`
 	ExecutedAt     Timestamp      `json:"executed_at"`
 	RevokedAt      Timestamp      `json:"revoked_at"`
-	Amount         int64          `json:"amount"`
+	Amount         int64          `json:"amount"` // NotWholeAmount when not a whole number
+	AmountNotWhole bool           `json:"-"`      // amount was not a whole number of won
 	Currency       string         `json:"currency,omitempty"`
 	Name           string         `json:"name,omitempty"`
 	BuyerName      string         `json:"buyer_name,omitempty"`

@@ -6,75 +6,64 @@ import (
 	"strconv"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/billkey/billkey/internal/idrule"
 )
 
-// Length limits from the V1 specification (maxLength), counted in characters.
+// Limits of fields that no rule of internal/idrule covers.
 const (
-	MaxCustomerUIDLen = 80
-	MaxMerchantUIDLen = 40
-	MaxImpUIDLen      = 32
-	maxNameLen        = 40
-	maxBuyerNameLen   = 16
-	maxBuyerEmailLen  = 64
-	maxBuyerTelLen    = 16
-	maxBuyerAddrLen   = 128
-	maxPostcodeLen    = 8
-	maxChannelKeyLen  = 55
-	maxReasonLen      = 1000
-	maxFreeTextLen    = 64 << 10 // custom_data, bypass: a generous bound on free text
-	maxSchedules      = 1000
-	minQuotaAmount    = 50000 // instalments only for amounts of at least 50,000 KRW
+	maxChannelKeyLen = 55
+	maxFreeTextLen   = 64 << 10 // custom_data, bypass: a generous bound on free text
+	maxSchedules     = 1000
+	minQuotaAmount   = 50000 // instalments only for amounts of at least 50,000 KRW
 )
 
 func invalid(field, reason string) error { return &ValidationError{Field: field, Reason: reason} }
 
-// ValidateCustomerUID checks a customer_uid the way the client does before any request:
-// 1..80 characters of valid UTF-8 without '/', '?', '#', '%', '\', spaces or control
-// characters, and not "." or "..". The error is a *ValidationError.
-func ValidateCustomerUID(s string) error { return validateID("customer_uid", s, MaxCustomerUIDLen) }
+// checkRule checks s against rule r, naming field in the error (r.Name when field is "").
+// An empty s is an error only when required. The reason never repeats the value.
+func checkRule(field string, r idrule.Rule, s string, required bool) error {
+	if field == "" {
+		field = r.Name
+	}
+	switch r.Check(s) {
+	case "":
+		return nil
+	case idrule.Required:
+		if !required {
+			return nil
+		}
+		return invalid(field, "required")
+	case idrule.TooLong:
+		unit := " bytes"
+		if r.Charset == idrule.Segment || r.Charset == idrule.Text {
+			unit = " characters"
+		}
+		return invalid(field, "longer than "+strconv.Itoa(r.Max)+unit)
+	}
+	return invalid(field, "must be "+r.Describe())
+}
+
+// ValidateCustomerUID checks a customer_uid the way the client does before any request
+// (internal/idrule's CustomerUID rule): 1..80 characters of valid UTF-8 without '/', '?',
+// '#', '%', '\', spaces or control characters, and not "." or "..". The error is a
+// *ValidationError.
+func ValidateCustomerUID(s string) error { return checkRule("", idrule.CustomerUID, s, true) }
 
 // ValidateMerchantUID checks a merchant_uid (1..40 characters, same character rules as
 // ValidateCustomerUID).
-func ValidateMerchantUID(s string) error { return validateID("merchant_uid", s, MaxMerchantUIDLen) }
+func ValidateMerchantUID(s string) error { return checkRule("", idrule.MerchantUID, s, true) }
 
-// ValidateImpUID checks an imp_uid (1..32 characters, same character rules).
-func ValidateImpUID(s string) error { return validateID("imp_uid", s, MaxImpUIDLen) }
+// ValidateImpUID checks an imp_uid: 1..32 letters, digits, '_' and '-' (real imp_uids are
+// "imp_" and 12 digits).
+func ValidateImpUID(s string) error { return checkRule("", idrule.ImpUID, s, true) }
 
-// validateID checks an identifier that may travel as a URL path segment.
-func validateID(field, s string, max int) error {
+// validateText checks free text no rule covers (custom_data, bypass, browser_ip,
+// promotion_id, channel_key, notice_url): valid UTF-8 (encoding/json would silently
+// replace bad bytes), no control characters other than tab/newline when multiline, at
+// most max characters. Empty text passes.
+func validateText(field, s string, max int, multiline bool) error {
 	if s == "" {
-		return invalid(field, "required")
-	}
-	if len(s) > 4*max || utf8.RuneCountInString(s) > max {
-		return invalid(field, "longer than "+strconv.Itoa(max)+" characters")
-	}
-	if !utf8.ValidString(s) {
-		return invalid(field, "not valid UTF-8")
-	}
-	if s == "." || s == ".." {
-		return invalid(field, "a dot segment")
-	}
-	for _, r := range s {
-		switch {
-		case r == '/' || r == '?' || r == '#' || r == '%' || r == '\\':
-			return invalid(field, "contains a reserved character")
-		case unicode.IsSpace(r):
-			return invalid(field, "contains a space")
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
-			return invalid(field, "contains a control character")
-		}
-	}
-	return nil
-}
-
-// validateText checks free text: valid UTF-8 (encoding/json would silently replace bad
-// bytes), no control characters other than tab/newline when multiline, at most max
-// characters. Empty text passes unless required.
-func validateText(field, s string, max int, required, multiline bool) error {
-	if s == "" {
-		if required {
-			return invalid(field, "required")
-		}
 		return nil
 	}
 	if !utf8.ValidString(s) {
@@ -95,7 +84,7 @@ func validateJSONText(field, s string) error {
 	if s == "" {
 		return nil
 	}
-	if err := validateText(field, s, maxFreeTextLen, false, true); err != nil {
+	if err := validateText(field, s, maxFreeTextLen, true); err != nil {
 		return err
 	}
 	if !json.Valid([]byte(s)) {
@@ -108,7 +97,7 @@ func validateURL(field, s string) error {
 	if s == "" {
 		return nil
 	}
-	if err := validateText(field, s, 2048, false, false); err != nil {
+	if err := validateText(field, s, 2048, false); err != nil {
 		return err
 	}
 	u, err := url.Parse(s)
@@ -149,20 +138,23 @@ func validatePart(field string, v *int64, total int64) error {
 
 type buyer struct{ name, email, tel, addr, postcode string }
 
-func (b buyer) validate() error {
-	if err := validateText("buyer_name", b.name, maxBuyerNameLen, false, false); err != nil {
-		return err
+// validate checks the buyer fields; prefix names them inside a list ("schedules.").
+func (b buyer) validate(prefix string) error {
+	for _, f := range []struct {
+		rule idrule.Rule
+		v    string
+	}{
+		{idrule.BuyerName, b.name},
+		{idrule.BuyerEmail, b.email},
+		{idrule.BuyerTel, b.tel},
+		{idrule.BuyerAddr, b.addr},
+		{idrule.BuyerPostcode, b.postcode},
+	} {
+		if err := checkRule(prefix+f.rule.Name, f.rule, f.v, false); err != nil {
+			return err
+		}
 	}
-	if err := validateText("buyer_email", b.email, maxBuyerEmailLen, false, false); err != nil {
-		return err
-	}
-	if err := validateText("buyer_tel", b.tel, maxBuyerTelLen, false, false); err != nil {
-		return err
-	}
-	if err := validateText("buyer_addr", b.addr, maxBuyerAddrLen, false, false); err != nil {
-		return err
-	}
-	return validateText("buyer_postcode", b.postcode, maxPostcodeLen, false, false)
+	return nil
 }
 
 // Validate checks the request the way Again does before sending it.
@@ -179,7 +171,7 @@ func (r *AgainRequest) Validate() error {
 	if r.Amount <= 0 {
 		return invalid("amount", "must be positive")
 	}
-	if err := validateText("name", r.Name, maxNameLen, true, false); err != nil {
+	if err := checkRule("", idrule.OrderName, r.Name, true); err != nil {
 		return err
 	}
 	if err := validateCurrency("currency", r.Currency); err != nil {
@@ -191,7 +183,7 @@ func (r *AgainRequest) Validate() error {
 	if err := validatePart("vat_amount", r.VATAmount, r.Amount); err != nil {
 		return err
 	}
-	if err := (buyer{r.BuyerName, r.BuyerEmail, r.BuyerTel, r.BuyerAddr, r.BuyerPostcode}).validate(); err != nil {
+	if err := (buyer{r.BuyerName, r.BuyerEmail, r.BuyerTel, r.BuyerAddr, r.BuyerPostcode}).validate(""); err != nil {
 		return err
 	}
 	switch {
@@ -200,13 +192,13 @@ func (r *AgainRequest) Validate() error {
 	case r.CardQuota >= 2 && r.Amount < minQuotaAmount:
 		return invalid("card_quota", "instalments need an amount of at least 50000")
 	}
-	if err := validateText("custom_data", r.CustomData, maxFreeTextLen, false, true); err != nil {
+	if err := validateText("custom_data", r.CustomData, maxFreeTextLen, true); err != nil {
 		return err
 	}
 	if err := validateURL("notice_url", r.NoticeURL); err != nil {
 		return err
 	}
-	if err := validateText("browser_ip", r.BrowserIP, 64, false, false); err != nil {
+	if err := validateText("browser_ip", r.BrowserIP, 64, false); err != nil {
 		return err
 	}
 	switch r.ProductType {
@@ -220,10 +212,10 @@ func (r *AgainRequest) Validate() error {
 	if err := validateJSONText("bypass", r.Bypass); err != nil {
 		return err
 	}
-	if err := validateText("promotion_id", r.PromotionID, 255, false, false); err != nil {
+	if err := validateText("promotion_id", r.PromotionID, 255, false); err != nil {
 		return err
 	}
-	if err := validateText("channel_key", r.ChannelKey, maxChannelKeyLen, false, false); err != nil {
+	if err := validateText("channel_key", r.ChannelKey, maxChannelKeyLen, false); err != nil {
 		return err
 	}
 	switch r.CashReceiptTyp {
@@ -264,7 +256,7 @@ func (r *CancelRequest) Validate() error {
 	if r.Checksum != nil && *r.Checksum < 0 {
 		return invalid("checksum", "negative")
 	}
-	return validateText("reason", r.Reason, maxReasonLen, false, true)
+	return checkRule("", idrule.Reason, r.Reason, false)
 }
 
 // Validate checks the request the way Schedule does before sending it.
@@ -300,7 +292,7 @@ func (r *ScheduleRequest) Validate() error {
 		if e.Amount <= 0 {
 			return invalid("schedules.amount", "must be positive")
 		}
-		if err := validateText("schedules.name", e.Name, maxNameLen, true, false); err != nil {
+		if err := checkRule("schedules.name", idrule.OrderName, e.Name, true); err != nil {
 			return err
 		}
 		if err := validateCurrency("schedules.currency", e.Currency); err != nil {
@@ -309,10 +301,10 @@ func (r *ScheduleRequest) Validate() error {
 		if err := validatePart("schedules.tax_free", e.TaxFree, e.Amount); err != nil {
 			return err
 		}
-		if err := (buyer{e.BuyerName, e.BuyerEmail, e.BuyerTel, e.BuyerAddr, e.BuyerPostcode}).validate(); err != nil {
+		if err := (buyer{e.BuyerName, e.BuyerEmail, e.BuyerTel, e.BuyerAddr, e.BuyerPostcode}).validate("schedules."); err != nil {
 			return err
 		}
-		if err := validateText("schedules.custom_data", e.CustomData, maxFreeTextLen, false, true); err != nil {
+		if err := validateText("schedules.custom_data", e.CustomData, maxFreeTextLen, true); err != nil {
 			return err
 		}
 		if err := validateURL("schedules.notice_url", e.NoticeURL); err != nil {

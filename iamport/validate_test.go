@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/billkey/billkey/internal/idrule"
 )
 
 func TestValidateID(t *testing.T) {
@@ -31,6 +33,30 @@ func TestValidateID(t *testing.T) {
 	assert.Error(t, ValidateMerchantUID(strings.Repeat("가", 41)))
 	assert.NoError(t, ValidateImpUID("imp_"+strings.Repeat("1", 28)))
 	assert.Error(t, ValidateImpUID("imp_"+strings.Repeat("1", 29)))
+}
+
+// The client checks identifiers and text fields by internal/idrule's rules: an imp_uid is
+// letters, digits, '_' and '-' only (narrower than a path segment).
+func TestValidationFollowsIDRules(t *testing.T) {
+	for _, s := range []string{"imp_123456789012", "imps_123456789012", "imp-1"} {
+		assert.NoError(t, ValidateImpUID(s), s)
+	}
+	for _, s := range []string{"imp.1", "imp@1", "imp_１", "임프_1", "imp+1"} {
+		err := ValidateImpUID(s)
+		assert.ErrorIs(t, err, ErrInvalidInput, s)
+		assert.Equal(t, "iamport: invalid imp_uid: must be "+idrule.ImpUID.Describe(), err.Error())
+	}
+	assert.EqualError(t, ValidateImpUID(strings.Repeat("1", 33)), "iamport: invalid imp_uid: longer than 32 bytes")
+	assert.EqualError(t, ValidateMerchantUID(""), "iamport: invalid merchant_uid: required")
+
+	r := validAgain()
+	r.BuyerName = strings.Repeat("가", idrule.BuyerName.Max+1)
+	assert.EqualError(t, r.Validate(), "iamport: invalid buyer_name: longer than 16 characters")
+	r = validAgain()
+	r.Name = "월\u200b구독"
+	assert.EqualError(t, r.Validate(), "iamport: invalid name: must be "+idrule.OrderName.Describe())
+	entry := ScheduleEntry{MerchantUID: "m1", ScheduleAt: 1700000000, Amount: 1000, Name: "n", BuyerTel: strings.Repeat("1", 17)}
+	assert.EqualError(t, (&ScheduleRequest{CustomerUID: "c", Schedules: []ScheduleEntry{entry}}).Validate(), "iamport: invalid schedules.buyer_tel: longer than 16 characters")
 }
 
 func validAgain() AgainRequest {
@@ -92,7 +118,8 @@ func ptr64(v int64) *int64 { return &v }
 
 func TestOtherRequestsValidate(t *testing.T) {
 	assert.NoError(t, (&CancelRequest{ImpUID: "imp_1"}).Validate())
-	assert.NoError(t, (&CancelRequest{MerchantUID: "m", Amount: 100, TaxFree: ptr64(0), Checksum: ptr64(1000), Reason: "고객 요청\n재결제"}).Validate())
+	assert.NoError(t, (&CancelRequest{MerchantUID: "m", Amount: 100, TaxFree: ptr64(0), Checksum: ptr64(1000), Reason: "고객 요청 재결제"}).Validate())
+	assert.Error(t, (&CancelRequest{ImpUID: "imp_1", Reason: "고객 요청\n재결제"}).Validate(), "idrule.Reason is one line of text")
 	assert.Error(t, (&CancelRequest{}).Validate())
 	assert.Error(t, (&CancelRequest{ImpUID: "imp/1"}).Validate())
 	assert.Error(t, (&CancelRequest{ImpUID: "imp_1", Amount: -1}).Validate())

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/billkey/billkey/codes"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -27,13 +29,14 @@ type Exchange struct {
 
 // call is one request a scenario sends.
 type call struct {
-	Method  string
-	Path    string // below the server root, with query
-	User    string // sent in UserHeader when not empty
-	Body    []byte
-	Type    string            // Content-Type; application/json when Body is set and Type is ""
-	Header  map[string]string // extra headers
-	Chunked bool              // send the body without Content-Length
+	Method   string
+	Path     string // below the server root, with query
+	User     string // sent in UserHeader when not empty
+	Operator string // sent in OperatorHeader when not empty
+	Body     []byte
+	Type     string            // Content-Type; application/json when Body is set and Type is ""
+	Header   map[string]string // extra headers
+	Chunked  bool              // send the body without Content-Length
 }
 
 // client sends a scenario's requests to one row's handler on a loopback server and
@@ -92,6 +95,9 @@ func (cl *client) send(step string, c call) (*Exchange, error) {
 	if c.User != "" {
 		req.Header.Set(UserHeader, c.User)
 	}
+	if c.Operator != "" {
+		req.Header.Set(OperatorHeader, c.Operator)
+	}
 	for k, v := range c.Header {
 		req.Header.Set(k, v)
 	}
@@ -113,9 +119,11 @@ func (cl *client) jsonBody(ex *Exchange, v any) {
 	require.NoError(cl.t, json.Unmarshal(ex.Body, v), "[%s] %s: body %s", cl.row, ex.Step, ex.Body)
 }
 
-// problem checks that ex is a problem+json answer with status and code.
+// problem checks that ex is a problem+json answer with status and code, and that status
+// is the one the code table gives code.
 func (cl *client) problem(ex *Exchange, status int, code string) {
 	cl.t.Helper()
+	assert.Equal(cl.t, codes.Status(code), status, "[%s] %s: the code table's status for %s", cl.row, ex.Step, code)
 	require.Equal(cl.t, status, ex.Status, "[%s] %s: body %s", cl.row, ex.Step, ex.Body)
 	assert.Equal(cl.t, "application/problem+json", ex.Header.Get("Content-Type"), "[%s] %s", cl.row, ex.Step)
 	var p struct {
@@ -141,7 +149,12 @@ func (cl *client) ok(ex *Exchange, status int, v any) {
 // Comparing transcripts.
 
 // idKeys are the JSON members and query parameters whose values are random per run.
-var idKeys = map[string]bool{"merchant_uid": true, "customer_uid": true, "imp_uid": true}
+var idKeys = map[string]bool{"merchant_uid": true, "customer_uid": true, "imp_uid": true, "id": true,
+	"subscription_id": true, "next_cursor": true, "cancellation_id": true}
+
+// fakeReceipt matches the fake's receipt URLs: its port differs per run, and the imp_uid
+// in them is not always named elsewhere in the transcript.
+var fakeReceipt = regexp.MustCompile(`http://127\.0\.0\.1:\d+/receipts/[^"]*`)
 
 var timePattern = regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
 
@@ -226,6 +239,7 @@ func replaceIDs(s string, names map[string]string) string {
 			s = strings.ReplaceAll(s, q, names[id])
 		}
 	}
+	s = fakeReceipt.ReplaceAllString(s, "<receipt>")
 	return timePattern.ReplaceAllString(s, "<time>")
 }
 

@@ -20,8 +20,13 @@ import (
 const (
 	// Prefix is where the user routes are mounted, inside the merchant's group.
 	Prefix = "/billing"
-	// WebhookPath is where the webhook is mounted, outside the group.
-	WebhookPath = "/webhooks/iamport"
+	// CallbackPrefix is where the callback routes (webhook, mobile return) are mounted,
+	// outside the group.
+	CallbackPrefix = "/iamport"
+	// WebhookPath is the webhook's path under CallbackPrefix.
+	WebhookPath = CallbackPrefix + "/webhook"
+	// ReturnPath is the mobile return's path under CallbackPrefix.
+	ReturnPath = CallbackPrefix + "/return"
 	// Host is the Host header of every request, and the host of PublicURL.
 	Host = "shop.example"
 	// UserHeader carries the demo user; the group middleware moves it into the native
@@ -35,23 +40,32 @@ const (
 	MerchantHeader = "X-Merchant-Group"
 	// MerchantHeaderValue is its value.
 	MerchantHeaderValue = "billing"
-	// BodyLimit is the adapter-level cap rows pass to WithBodyLimit (core's own cap is
-	// core.DefaultMaxBodyBytes, larger).
+	// AdminPrefix is where the admin routes are mounted, in a group running the merchant's
+	// admin middleware, which moves OperatorHeader into the native context under
+	// OperatorKey.
+	AdminPrefix    = "/staff/billing"
+	OperatorHeader = "X-Demo-Operator"
+	OperatorKey    = "billkey.adaptertest.operator"
+	// BodyLimit is the harness's Config.MaxBodyBytes: the one cap on request bodies.
 	BodyLimit int64 = 4 << 10
 
 	// PanicUser makes Harness.Buyer panic; ErrorUser makes it fail.
 	PanicUser = "panicking-user"
 	ErrorUser = "erroring-user"
 
-	publicURL  = "https://" + Host + Prefix
-	successURL = "https://" + Host + "/account/card?from=billing"
-	failureURL = "https://" + Host + "/account/card-failed"
+	publicURL   = "https://" + Host + Prefix
+	callbackURL = "https://" + Host + CallbackPrefix
+	successURL  = "https://" + Host + "/account/card?from=billing"
+	failureURL  = "https://" + Host + "/account/card-failed"
 )
 
 // Plans of the harness's catalogue.
 var (
 	PlanBasic = core.Plan{ID: "basic", Name: "Basic monthly", Amount: 9900}
 	PlanPro   = core.Plan{ID: "pro", Name: "Pro monthly", Amount: 29900}
+	// PlanMonthly and PlanMonthlyPro are subscription plans of one group.
+	PlanMonthly    = core.Plan{ID: "monthly", Name: "Monthly subscription", Amount: 9900, Every: core.Period{Months: 1}, Group: "main"}
+	PlanMonthlyPro = core.Plan{ID: "monthly-pro", Name: "Monthly Pro subscription", Amount: 29900, Every: core.Period{Months: 1}, Group: "main"}
 )
 
 // epoch is the fake's (frozen) clock, so timestamps repeat from run to run.
@@ -80,8 +94,10 @@ func NewHarness(t testing.TB) *Harness {
 		Client:       fake.Client(),
 		Store:        memstore.New(),
 		Company:      "Adapter Test Shop",
-		Plans:        []core.Plan{PlanBasic, PlanPro},
+		Plans:        []core.Plan{PlanBasic, PlanPro, PlanMonthly, PlanMonthlyPro},
 		PublicURL:    publicURL,
+		CallbackURL:  callbackURL,
+		MaxBodyBytes: BodyLimit,
 		SuccessURL:   successURL,
 		FailureURL:   failureURL,
 		TestMode:     true,
@@ -108,6 +124,13 @@ func (h *Harness) Buyer(v any) (core.Buyer, error) {
 	return core.Buyer{UserID: user, Name: "Buyer " + user, Email: user + "@example.com"}, nil
 }
 
+// Operator turns the value the admin middleware stored into the operator's name. Rows call
+// it from their WithOperator hook.
+func (h *Harness) Operator(v any) (string, error) {
+	op, _ := v.(string)
+	return op, nil
+}
+
 // ReportError records what the adapter handed to its error hook. Rows call it from
 // WithErrorHook.
 func (h *Harness) ReportError(err error) {
@@ -125,6 +148,8 @@ func (h *Harness) Errors() []error {
 
 type userKey struct{}
 
+type operatorKey struct{}
+
 // ContextWithUser stores the demo user in ctx, as a net/http login middleware would.
 func ContextWithUser(ctx context.Context, user string) context.Context {
 	return context.WithValue(ctx, userKey{}, user)
@@ -133,6 +158,16 @@ func ContextWithUser(ctx context.Context, user string) context.Context {
 // UserFromContext returns the user ContextWithUser stored, or nil.
 func UserFromContext(ctx context.Context) any {
 	return ctx.Value(userKey{})
+}
+
+// AdminMiddleware is the net/http form of the merchant's admin middleware.
+func AdminMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if op := r.Header.Get(OperatorHeader); op != "" {
+			r = r.WithContext(context.WithValue(r.Context(), operatorKey{}, op))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Middleware is the net/http form of the merchant's group middleware.
@@ -150,8 +185,8 @@ func Middleware(next http.Handler) http.Handler {
 func (h *Harness) HTTPOptions() []billkeyhttp.Option {
 	return []billkeyhttp.Option{
 		billkeyhttp.WithBuyer(func(r *http.Request) (core.Buyer, error) { return h.Buyer(UserFromContext(r.Context())) }),
+		billkeyhttp.WithOperator(func(r *http.Request) (string, error) { return h.Operator(r.Context().Value(operatorKey{})) }),
 		billkeyhttp.WithErrorHook(func(_ *http.Request, err error) { h.ReportError(err) }),
-		billkeyhttp.WithBodyLimit(BodyLimit),
 	}
 }
 
@@ -159,13 +194,15 @@ func (h *Harness) HTTPOptions() []billkeyhttp.Option {
 type Adapter struct {
 	// Name labels the row in failures.
 	Name string
-	// New returns the handler serving h.Service: the user routes under Prefix in a group
-	// running the merchant middleware, and the webhook at WebhookPath outside it.
+	// New returns the handler serving h.Service: the customer's routes under Prefix in a
+	// group running the merchant middleware, the callback routes under CallbackPrefix
+	// outside it, and the admin routes under AdminPrefix in a group running the admin
+	// middleware.
 	New func(t testing.TB, h *Harness) http.Handler
 }
 
 // Reference is the net/http row every other row is compared with: billkeyhttp.Mount on a
-// ServeMux behind Middleware, the webhook on the outer mux.
+// ServeMux behind Middleware, the callbacks on the outer mux.
 var Reference = Adapter{
 	Name: "nethttp-mount",
 	New: func(_ testing.TB, h *Harness) http.Handler {
@@ -173,7 +210,10 @@ var Reference = Adapter{
 		billkeyhttp.Mount(inner, Prefix, h.Service, h.HTTPOptions()...)
 		outer := http.NewServeMux()
 		outer.Handle(Prefix+"/", Middleware(inner))
-		billkeyhttp.MountWebhook(outer, WebhookPath, h.Service, h.HTTPOptions()...)
+		billkeyhttp.MountCallbacks(outer, CallbackPrefix, h.Service, h.HTTPOptions()...)
+		admin := http.NewServeMux()
+		billkeyhttp.MountAdmin(admin, AdminPrefix, h.Service, h.HTTPOptions()...)
+		outer.Handle(AdminPrefix+"/", AdminMiddleware(admin))
 		return outer
 	},
 }

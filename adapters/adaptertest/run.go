@@ -4,10 +4,10 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/billkey/billkey/internal/httpapi"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/billkey/billkey/core"
 )
 
 // Run drives every scenario through the row a: each on a fresh Harness, each answer
@@ -60,7 +60,7 @@ func WriteFailure(t *testing.T, a Adapter) {
 	errs := h.Errors()
 	require.Len(t, errs, 1, "the failed write reaches the error hook once")
 	assert.ErrorIs(t, errs[0], errWriteFailed)
-	assert.Equal(t, core.JSONContentType, w.header.Get("Content-Type"))
+	assert.Equal(t, httpapi.JSONContentType, w.header.Get("Content-Type"))
 }
 
 type failingWriter struct {

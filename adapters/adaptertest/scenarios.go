@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/billkey/billkey/codes"
+	"github.com/billkey/billkey/internal/httpapi"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -35,6 +38,8 @@ var scenarios = []scenario{
 	{"body_limit", true, bodyLimit},
 	{"webhook_without_user", true, webhookWithoutUser},
 	{"buyer_hook_panic", true, buyerHookPanic},
+	{"subscriptions", true, subscriptions},
+	{"admin", true, admin},
 	{"concurrent", false, concurrent},
 }
 
@@ -50,7 +55,7 @@ func requestIssuance(t *testing.T, cl *client, step, user string) core.IssuanceR
 	require.Equal(t, iamporttest.MerchantCode, ir.IMPCode)
 	require.NotEmpty(t, ir.Params.MerchantUID)
 	require.NotEmpty(t, ir.Params.CustomerUID)
-	assert.Equal(t, publicURL+"/billing-key/redirect", ir.Params.MRedirectURL)
+	assert.Equal(t, callbackURL+"/return", ir.Params.MRedirectURL)
 	// The middleware stored the user in the native context; the hook read it back.
 	assert.Equal(t, user+"@example.com", ir.Params.BuyerEmail)
 	return ir
@@ -87,7 +92,7 @@ func registerCard(t *testing.T, cl *client, user string) {
 		Method: http.MethodPost, Path: Prefix + "/billing-key/complete", User: user, Header: sameOrigin,
 		Body: jsonOf(t, map[string]any{"imp_uid": res.Rsp["imp_uid"], "merchant_uid": ir.Params.MerchantUID}),
 	}), http.StatusOK, &out)
-	require.Equal(t, core.IssuanceIssued, out.Status)
+	require.Equal(t, "issued", out.Status)
 }
 
 // successPath walks every user route: issue a key, complete it, read it, charge with an
@@ -105,7 +110,7 @@ func successPath(t *testing.T, cl *client) {
 		Body: jsonOf(t, res.Rsp),
 	}), http.StatusOK, &issued)
 	assert.Equal(t, ir.Params.MerchantUID, issued.MerchantUID)
-	require.Equal(t, core.IssuanceIssued, issued.Status)
+	require.Equal(t, "issued", issued.Status)
 	require.NotNil(t, issued.Key)
 
 	var key core.KeyInfo
@@ -145,7 +150,7 @@ func successPath(t *testing.T, cl *client) {
 	foreign := cl.do("GET /charges/{merchant_uid} as another user", call{
 		Method: http.MethodGet, Path: Prefix + "/charges/" + url.PathEscape(charge.MerchantUID), User: "mallory",
 	})
-	cl.problem(foreign, http.StatusNotFound, core.CodeNotFound)
+	cl.problem(foreign, http.StatusNotFound, codes.NotFound)
 
 	del := cl.do("DELETE /billing-key", call{Method: http.MethodDelete, Path: Prefix + "/billing-key", User: user, Header: sameOrigin})
 	require.Contains(t, []int{http.StatusOK, http.StatusNoContent}, del.Status, "body %s", del.Body)
@@ -154,7 +159,7 @@ func successPath(t *testing.T, cl *client) {
 
 	gone := cl.do("GET /billing-key after delete", call{Method: http.MethodGet, Path: Prefix + "/billing-key", User: user})
 	assert.GreaterOrEqual(t, gone.Status, 400, "body %s", gone.Body)
-	assert.Equal(t, core.ProblemContentType, gone.Header.Get("Content-Type"))
+	assert.Equal(t, httpapi.ProblemContentType, gone.Header.Get("Content-Type"))
 
 	for _, ex := range cl.log {
 		assert.Equal(t, MerchantHeaderValue, ex.Header.Get(MerchantHeader), "%s: the merchant's header survives", ex.Step)
@@ -162,22 +167,141 @@ func successPath(t *testing.T, cl *client) {
 	}
 }
 
+// subscriptions walks the subscription routes: subscribe (twice under one key), list,
+// read, change the plan, cancel at period end, resume, cancel now.
+func subscriptions(t *testing.T, cl *client) {
+	const user = "sam"
+	registerCard(t, cl, user)
+	idem := map[string]string{"Sec-Fetch-Site": "same-origin", "Idempotency-Key": "sub-0001"}
+	body := []byte(`{"plan":"monthly"}`)
+	var sub core.SubscriptionView
+	cl.ok(cl.do("POST /subscriptions", call{Method: http.MethodPost, Path: Prefix + "/subscriptions", User: user, Header: idem, Body: body}),
+		http.StatusCreated, &sub)
+	assert.Equal(t, core.SubscriptionActive, sub.Status)
+	require.Len(t, sub.Charges, 1)
+	assert.Equal(t, PlanMonthly.Amount, sub.Charges[0].Amount)
+	var again core.SubscriptionView
+	cl.ok(cl.do("POST /subscriptions again", call{Method: http.MethodPost, Path: Prefix + "/subscriptions", User: user, Header: idem, Body: body}),
+		http.StatusCreated, &again)
+	assert.Equal(t, sub.ID, again.ID)
+
+	cl.problem(cl.do("POST /subscriptions, second of the group", call{Method: http.MethodPost, Path: Prefix + "/subscriptions", User: user,
+		Header: map[string]string{"Sec-Fetch-Site": "same-origin", "Idempotency-Key": "sub-0002"}, Body: []byte(`{"plan":"monthly-pro"}`)}),
+		http.StatusConflict, codes.SubscriptionExists)
+	list := cl.do("GET /subscriptions", call{Method: http.MethodGet, Path: Prefix + "/subscriptions", User: user})
+	require.Equal(t, http.StatusOK, list.Status, "body %s", list.Body)
+	assert.Contains(t, string(list.Body), sub.ID)
+
+	path := Prefix + "/subscriptions/" + url.PathEscape(sub.ID)
+	var got core.SubscriptionView
+	cl.ok(cl.do("GET /subscriptions/{id}", call{Method: http.MethodGet, Path: path, User: user}), http.StatusOK, &got)
+	assert.Equal(t, sub.ID, got.ID)
+	cl.problem(cl.do("GET /subscriptions/{id} as another user", call{Method: http.MethodGet, Path: path, User: "mallory"}),
+		http.StatusNotFound, codes.NotFound)
+
+	cl.ok(cl.do("POST /subscriptions/{id}/plan", call{Method: http.MethodPost, Path: path + "/plan", User: user, Header: sameOrigin,
+		Body: []byte(`{"plan":"monthly-pro"}`)}), http.StatusOK, &got)
+	assert.Equal(t, PlanMonthlyPro.ID, got.NextPlanID)
+	cl.ok(cl.do("POST /subscriptions/{id}/cancel", call{Method: http.MethodPost, Path: path + "/cancel", User: user, Header: sameOrigin,
+		Body: []byte(`{"at_period_end":true}`)}), http.StatusOK, &got)
+	assert.Equal(t, core.SubscriptionCanceled, got.Status)
+	cl.ok(cl.do("POST /subscriptions/{id}/resume", call{Method: http.MethodPost, Path: path + "/resume", User: user, Header: sameOrigin,
+		Body: []byte(`{}`)}), http.StatusOK, &got)
+	assert.Equal(t, core.SubscriptionActive, got.Status)
+	cl.problem(cl.do("DELETE /billing-key of a live subscription", call{Method: http.MethodDelete, Path: Prefix + "/billing-key", User: user, Header: sameOrigin}),
+		http.StatusConflict, codes.BillingKeyInUse)
+	cl.ok(cl.do("POST /subscriptions/{id}/cancel now", call{Method: http.MethodPost, Path: path + "/cancel", User: user, Header: sameOrigin,
+		Body: []byte(`{"at_period_end":false}`)}), http.StatusOK, &got)
+	assert.Equal(t, core.SubscriptionEnded, got.Status)
+	cl.problem(cl.do("POST /subscriptions/{id}/resume after the end", call{Method: http.MethodPost, Path: path + "/resume", User: user, Header: sameOrigin,
+		Body: []byte(`{}`)}), http.StatusConflict, codes.SubscriptionState)
+}
+
+// admin walks the staff's routes: search, one charge's record, a partial refund (twice
+// under one key), one too large, reconcile, subscriptions, the inbox and a re-apply; and
+// that nobody but an operator gets in.
+func admin(t *testing.T, cl *client) {
+	registerCard(t, cl, "ann")
+	var charge core.ChargeView
+	cl.ok(cl.do("POST /charges", call{Method: http.MethodPost, Path: Prefix + "/charges", User: "ann",
+		Header: map[string]string{"Sec-Fetch-Site": "same-origin", "Idempotency-Key": "order-1"}, Body: []byte(`{"plan":"basic"}`)}),
+		http.StatusCreated, &charge)
+	const op = "staff-kim"
+	base := AdminPrefix + "/charges/" + url.PathEscape(charge.MerchantUID)
+
+	cl.problem(cl.do("admin without an operator", call{Method: http.MethodGet, Path: AdminPrefix + "/charges", User: "ann"}),
+		http.StatusUnauthorized, codes.Unauthenticated)
+	list := cl.do("GET admin /charges?user_id=", call{Method: http.MethodGet, Path: AdminPrefix + "/charges?user_id=ann&status=paid", Operator: op})
+	require.Equal(t, http.StatusOK, list.Status, "body %s", list.Body)
+	assert.Contains(t, string(list.Body), charge.MerchantUID)
+	cl.problem(cl.do("GET admin /charges bad status", call{Method: http.MethodGet, Path: AdminPrefix + "/charges?status=rich", Operator: op}),
+		http.StatusBadRequest, codes.InvalidRequest)
+
+	var rec core.ChargeRecord
+	cl.ok(cl.do("GET admin /charges/{merchant_uid}", call{Method: http.MethodGet, Path: base, Operator: op}), http.StatusOK, &rec)
+	assert.Equal(t, "ann", rec.Charge.UserID)
+	assert.NotEmpty(t, rec.History)
+
+	refund := map[string]string{"Sec-Fetch-Site": "same-origin", "Idempotency-Key": "refund-1"}
+	var rv core.RefundView
+	cl.ok(cl.do("POST admin refund", call{Method: http.MethodPost, Path: base + "/refunds", Operator: op, Header: refund,
+		Body: []byte(`{"amount":1000,"reason":"damaged item"}`)}), http.StatusCreated, &rv)
+	assert.Equal(t, core.RefundSucceeded, rv.Status)
+	assert.Equal(t, op, rv.Operator)
+	cl.ok(cl.do("POST admin refund again", call{Method: http.MethodPost, Path: base + "/refunds", Operator: op, Header: refund,
+		Body: []byte(`{"amount":1000,"reason":"damaged item"}`)}), http.StatusCreated, &rv)
+	cl.problem(cl.do("POST admin refund too large", call{Method: http.MethodPost, Path: base + "/refunds", Operator: op,
+		Header: map[string]string{"Sec-Fetch-Site": "same-origin", "Idempotency-Key": "refund-2"},
+		Body:   []byte(`{"amount":100000,"reason":"oops"}`)}), http.StatusUnprocessableEntity, codes.RefundExceedsBalance)
+	cl.problem(cl.do("POST admin refund cross-site", call{Method: http.MethodPost, Path: base + "/refunds", Operator: op,
+		Header: map[string]string{"Sec-Fetch-Site": "cross-site", "Idempotency-Key": "refund-3"},
+		Body:   []byte(`{"amount":100,"reason":"x"}`)}), http.StatusForbidden, codes.CrossSiteRequest)
+	assert.EqualValues(t, 1000, cl.h.Fake.PaymentsByMerchantUID(charge.MerchantUID)[0].CancelAmount, "refunded once")
+
+	var ac core.AdminCharge
+	cl.ok(cl.do("POST admin reconcile", call{Method: http.MethodPost, Path: base + "/reconcile", Operator: op, Header: sameOrigin}), http.StatusOK, &ac)
+	assert.EqualValues(t, 1000, ac.Refunded)
+
+	subs := cl.do("GET admin /subscriptions", call{Method: http.MethodGet, Path: AdminPrefix + "/subscriptions?status=past_due", Operator: op})
+	assert.Equal(t, http.StatusOK, subs.Status, "body %s", subs.Body)
+	assert.JSONEq(t, `{"subscriptions":[]}`, string(subs.Body))
+
+	// A webhook for the charge lands in the inbox; an operator applies it again.
+	ps := cl.h.Fake.PaymentsByMerchantUID(charge.MerchantUID)
+	hook := cl.do("POST webhook", call{Method: http.MethodPost, Path: WebhookPath,
+		Body: jsonOf(t, map[string]string{"imp_uid": ps[0].ImpUID, "merchant_uid": charge.MerchantUID, "status": "paid"})})
+	require.Equal(t, http.StatusOK, hook.Status, "body %s", hook.Body)
+	var inbox struct {
+		Notifications []core.NotificationView `json:"notifications"`
+	}
+	cl.ok(cl.do("GET admin /notifications", call{Method: http.MethodGet, Path: AdminPrefix + "/notifications?merchant_uid=" + charge.MerchantUID, Operator: op}),
+		http.StatusOK, &inbox)
+	require.Len(t, inbox.Notifications, 1)
+	var nv core.NotificationView
+	cl.ok(cl.do("POST admin reapply", call{Method: http.MethodPost, Path: AdminPrefix + "/notifications/" + inbox.Notifications[0].ID + "/reapply",
+		Operator: op, Header: sameOrigin}), http.StatusOK, &nv)
+	assert.Equal(t, "applied", nv.Result)
+	cl.problem(cl.do("POST admin reapply unknown", call{Method: http.MethodPost, Path: AdminPrefix + "/notifications/bkw0000/reapply",
+		Operator: op, Header: sameOrigin}), http.StatusNotFound, codes.NotFound)
+}
+
 // mobileRedirect follows the mobile flow: the fake's redirect to m_redirect_url lands on
-// the redirect route, which answers 303 to the configured pages.
+// the return route, which answers 303 to the configured pages. The browser comes back
+// without a session (a card app's own browser): the return needs none.
 func mobileRedirect(t *testing.T, cl *client) {
 	for _, tc := range []struct {
 		user, card, target string
 	}{
-		{"bob", iamporttest.CardOK, successURL + "&result=" + core.ResultIssued},
-		{"carol", iamporttest.CardRefused, failureURL + "?result=" + core.CodeIssuanceFailed},
+		{"bob", iamporttest.CardOK, successURL + "&result=" + httpapi.ResultIssued},
+		{"carol", iamporttest.CardRefused, failureURL + "?result=" + codes.IssuanceFailed},
 	} {
 		ir := requestIssuance(t, cl, "GET /billing-key/request "+tc.user, tc.user)
 		res := window(t, cl, ir, tc.card, true)
 		u, err := url.Parse(res.RedirectURL)
 		require.NoError(t, err)
-		require.Equal(t, publicURL+"/billing-key/redirect", u.Scheme+"://"+u.Host+u.Path)
-		ex := cl.do("GET /billing-key/redirect "+tc.user, call{
-			Method: http.MethodGet, Path: Prefix + "/billing-key/redirect?" + u.RawQuery, User: tc.user,
+		require.Equal(t, callbackURL+"/return", u.Scheme+"://"+u.Host+u.Path)
+		ex := cl.do("GET /return "+tc.user+" without a session", call{
+			Method: http.MethodGet, Path: ReturnPath + "?" + u.RawQuery,
 		})
 		require.Equal(t, http.StatusSeeOther, ex.Status, "body %s", ex.Body)
 		assert.Equal(t, tc.target, ex.Header.Get("Location"), "the configured page, for %s", tc.user)
@@ -206,16 +330,17 @@ func unauthenticated(t *testing.T, cl *client) {
 		for _, c := range userRoutes() {
 			c.User = user
 			step := fmt.Sprintf("%s %s as %q", c.Method, strings.TrimPrefix(c.Path, Prefix), user)
-			cl.problem(cl.do(step, c), http.StatusUnauthorized, core.CodeUnauthenticated)
+			cl.problem(cl.do(step, c), http.StatusUnauthorized, codes.Unauthenticated)
 		}
 	}
-	// The redirect route is a top-level navigation: no user lands on the failure page.
-	ex := cl.do("GET /billing-key/redirect without a user", call{
-		Method: http.MethodGet, Path: Prefix + "/billing-key/redirect?imp_uid=imp_123456789012&merchant_uid=m1&imp_success=true",
+	// The return needs no user: an issuance nobody prepared lands on the failure page,
+	// without a call to iamport.
+	ex := cl.do("GET /return for an unknown issuance", call{
+		Method: http.MethodGet, Path: ReturnPath + "?imp_uid=imp_123456789012&merchant_uid=m1&imp_success=true",
 	})
 	require.Equal(t, http.StatusSeeOther, ex.Status, "body %s", ex.Body)
-	assert.Equal(t, failureURL+"?result="+core.CodeUnauthenticated, ex.Header.Get("Location"))
-	assert.Zero(t, cl.h.Fake.Count(iamporttest.EPAgain)+cl.h.Fake.Count(iamporttest.EPGetCustomer), "no call to iamport")
+	assert.Equal(t, failureURL+"?result="+codes.NotFound, ex.Header.Get("Location"))
+	assert.Zero(t, len(cl.h.Fake.Calls()), "no call to iamport")
 }
 
 // problems: a handful of errors, each with its status, content type and code.
@@ -229,23 +354,23 @@ func problems(t *testing.T, cl *client) {
 		return cl.do(step, call{Method: http.MethodPost, Path: Prefix + path, User: user, Body: body, Type: typ, Header: h})
 	}
 	cl.problem(cl.do("unknown plan on request", call{Method: http.MethodGet, Path: Prefix + "/billing-key/request?plan=gold", User: user}),
-		http.StatusUnprocessableEntity, core.CodePlanUnknown)
+		http.StatusUnprocessableEntity, codes.PlanUnknown)
 	cl.problem(post("charge without Idempotency-Key", "/charges", []byte(`{"plan":"basic"}`), "", nil),
-		http.StatusBadRequest, core.CodeIdempotencyKeyRequired)
+		http.StatusBadRequest, codes.IdempotencyKeyRequired)
 	cl.problem(post("charge of an unknown plan", "/charges", []byte(`{"plan":"gold"}`), "", map[string]string{"Idempotency-Key": "p-1"}),
-		http.StatusUnprocessableEntity, core.CodePlanUnknown)
+		http.StatusUnprocessableEntity, codes.PlanUnknown)
 	cl.problem(post("charge without a billing key", "/charges", []byte(`{"plan":"basic"}`), "", map[string]string{"Idempotency-Key": "p-2"}),
-		http.StatusConflict, core.CodeBillingKeyMissing)
+		http.StatusNotFound, codes.BillingKeyMissing)
 	cl.problem(post("complete as text/plain", "/billing-key/complete", []byte(`imp_uid=x`), "text/plain", nil),
-		http.StatusUnsupportedMediaType, core.CodeUnsupportedMediaType)
+		http.StatusUnsupportedMediaType, codes.UnsupportedMediaType)
 	cl.problem(post("complete with broken JSON", "/billing-key/complete", []byte(`{"imp_uid":`), "", nil),
-		http.StatusBadRequest, core.CodeInvalidRequest)
+		http.StatusBadRequest, codes.InvalidRequest)
 	cl.problem(post("complete of an unknown issuance", "/billing-key/complete", []byte(`{"imp_uid":"imp_123456789012","merchant_uid":"nosuchissuance"}`), "", nil),
-		http.StatusNotFound, core.CodeNotFound)
+		http.StatusNotFound, codes.NotFound)
 	cl.problem(cl.do("unknown charge", call{Method: http.MethodGet, Path: Prefix + "/charges/nosuchcharge", User: user}),
-		http.StatusNotFound, core.CodeNotFound)
+		http.StatusNotFound, codes.NotFound)
 	cl.problem(cl.do("escaped path value", call{Method: http.MethodGet, Path: Prefix + "/charges/no%20such", User: user}),
-		http.StatusNotFound, core.CodeNotFound)
+		http.StatusNotFound, codes.NotFound)
 	for _, ex := range cl.log {
 		assert.Equal(t, MerchantHeaderValue, ex.Header.Get(MerchantHeader), "%s: the merchant's header survives", ex.Step)
 	}
@@ -262,11 +387,11 @@ func crossSite(t *testing.T, cl *client) {
 	} {
 		cl.problem(cl.do("cross-site POST /charges "+hdr["Idempotency-Key"], call{
 			Method: http.MethodPost, Path: Prefix + "/charges", User: user, Header: hdr, Body: []byte(`{"plan":"basic"}`),
-		}), http.StatusForbidden, core.CodeForbiddenCrossSite)
+		}), http.StatusForbidden, codes.CrossSiteRequest)
 	}
 	cl.problem(cl.do("cross-site DELETE /billing-key", call{
 		Method: http.MethodDelete, Path: Prefix + "/billing-key", User: user, Header: map[string]string{"Sec-Fetch-Site": "cross-site"},
-	}), http.StatusForbidden, core.CodeForbiddenCrossSite)
+	}), http.StatusForbidden, codes.CrossSiteRequest)
 	assert.Zero(t, cl.h.Fake.Count(iamporttest.EPAgain), "nothing charged")
 	assert.Zero(t, cl.h.Fake.Count(iamporttest.EPDeleteCustomer), "nothing deleted")
 
@@ -281,23 +406,22 @@ func crossSite(t *testing.T, cl *client) {
 	assert.Less(t, hook.Status, 500, "body %s", hook.Body)
 }
 
-// bodyLimit: a body over the adapter's cap is refused with core's 413 problem, declared
-// or streamed, on a user route and on the webhook.
+// bodyLimit: a body over Config.MaxBodyBytes is refused with the 413 problem, declared
+// or streamed, on a customer's route and on the webhook.
 func bodyLimit(t *testing.T, cl *client) {
 	const user = "frank"
 	big := []byte(`{"plan":"basic","pad":"` + strings.Repeat("x", int(BodyLimit)) + `"}`)
 	idem := map[string]string{"Sec-Fetch-Site": "same-origin", "Idempotency-Key": "big-1"}
 	cl.problem(cl.do("oversized POST /charges", call{Method: http.MethodPost, Path: Prefix + "/charges", User: user, Header: idem, Body: big}),
-		http.StatusRequestEntityTooLarge, core.CodeBodyTooLarge)
+		http.StatusRequestEntityTooLarge, codes.BodyTooLarge)
 	cl.problem(cl.do("oversized chunked POST /charges", call{Method: http.MethodPost, Path: Prefix + "/charges", User: user, Header: idem, Body: big, Chunked: true}),
-		http.StatusRequestEntityTooLarge, core.CodeBodyTooLarge)
+		http.StatusRequestEntityTooLarge, codes.BodyTooLarge)
 	cl.problem(cl.do("oversized webhook", call{Method: http.MethodPost, Path: WebhookPath, Body: big}),
-		http.StatusRequestEntityTooLarge, core.CodeBodyTooLarge)
-	// Over core's own cap too.
-	huge := bytes.Repeat([]byte("y"), int(core.DefaultMaxBodyBytes)+1)
-	cl.problem(cl.do("body over core's cap", call{Method: http.MethodPost, Path: Prefix + "/billing-key/complete", User: user, Header: idem, Body: huge}),
-		http.StatusRequestEntityTooLarge, core.CodeBodyTooLarge)
-	// Just under the cap passes the adapter (and fails later for its own reasons).
+		http.StatusRequestEntityTooLarge, codes.BodyTooLarge)
+	huge := bytes.Repeat([]byte("y"), 4*int(BodyLimit))
+	cl.problem(cl.do("huge body", call{Method: http.MethodPost, Path: Prefix + "/billing-key/complete", User: user, Header: idem, Body: huge}),
+		http.StatusRequestEntityTooLarge, codes.BodyTooLarge)
+	// Just under the cap is read (and fails later for its own reasons).
 	fits := []byte(`{"plan":"basic","pad":"` + strings.Repeat("x", int(BodyLimit)-40) + `"}`)
 	under := cl.do("POST /charges under the cap", call{Method: http.MethodPost, Path: Prefix + "/charges", User: user, Header: idem, Body: fits, Chunked: true})
 	assert.NotEqual(t, http.StatusRequestEntityTooLarge, under.Status, "body %s", under.Body)
@@ -329,7 +453,7 @@ func webhookWithoutUser(t *testing.T, cl *client) {
 	malformed := cl.do("malformed webhook", call{Method: http.MethodPost, Path: WebhookPath, Body: []byte(`{"imp_uid":`)})
 	assert.GreaterOrEqual(t, malformed.Status, 400, "body %s", malformed.Body)
 	assert.Less(t, malformed.Status, 500, "body %s", malformed.Body)
-	assert.Equal(t, core.ProblemContentType, malformed.Header.Get("Content-Type"))
+	assert.Equal(t, httpapi.ProblemContentType, malformed.Header.Get("Content-Type"))
 
 	assert.Empty(t, known.Header.Get(MerchantHeader), "the webhook is mounted outside the merchant's group")
 }
@@ -338,7 +462,7 @@ func webhookWithoutUser(t *testing.T, cl *client) {
 // 500 problem, and handed to the error hook; the server keeps serving.
 func buyerHookPanic(t *testing.T, cl *client) {
 	ex := cl.do("GET /billing-key with a panicking hook", call{Method: http.MethodGet, Path: Prefix + "/billing-key", User: PanicUser})
-	cl.problem(ex, http.StatusInternalServerError, core.CodeInternal)
+	cl.problem(ex, http.StatusInternalServerError, codes.Internal)
 	assert.Equal(t, MerchantHeaderValue, ex.Header.Get(MerchantHeader), "the merchant's headers survive the panic")
 	errs := cl.h.Errors()
 	require.Len(t, errs, 1, "the error hook is called once")

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/billkey/billkey/internal/httpapi"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
@@ -30,7 +32,7 @@ func benchApp(b *testing.B) (fasthttp.RequestHandler, *adaptertest.BenchHarness)
 		if err != nil {
 			return c.Status(http.StatusInternalServerError).SendString(err.Error())
 		}
-		c.Set(fiber.HeaderContentType, core.JSONContentType)
+		c.Set(fiber.HeaderContentType, httpapi.JSONContentType)
 		return c.Status(http.StatusOK).Send(body)
 	})
 	app.Post(adaptertest.BarePrefix+"/charges", func(c *fiber.Ctx) error {
@@ -44,7 +46,7 @@ func benchApp(b *testing.B) (fasthttp.RequestHandler, *adaptertest.BenchHarness)
 		if err != nil {
 			return c.Status(http.StatusInternalServerError).SendString(err.Error())
 		}
-		c.Set(fiber.HeaderContentType, core.JSONContentType)
+		c.Set(fiber.HeaderContentType, httpapi.JSONContentType)
 		return c.Status(http.StatusCreated).Send(body)
 	})
 	return app.Handler(), bh

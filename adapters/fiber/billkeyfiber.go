@@ -14,9 +14,10 @@ import (
 
 	"github.com/billkey/billkey/adapters/internal/shim"
 	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/internal/httpapi"
 )
 
-// Option configures Mount and MountWebhook.
+// Option configures Mount and MountCallbacks.
 type Option func(*options)
 
 type options = shim.Options[*fiber.Ctx]
@@ -29,6 +30,13 @@ func WithBuyer(hook func(*fiber.Ctx) (core.Buyer, error)) Option {
 	return func(o *options) { o.Buyer = hook }
 }
 
+// WithOperator sets the hook that tells core who the signed-in member of staff is, for
+// the admin routes (MountAdmin): an empty name or an error means nobody, answered 401.
+// Every admin action is logged with this name.
+func WithOperator(hook func(*fiber.Ctx) (string, error)) Option {
+	return func(o *options) { o.Operator = hook }
+}
+
 // WithErrorHook sets a function called when a handler panics (the panic arrives as a
 // *PanicError after core's 500 problem was set, when nothing had been written before).
 // Fiber buffers responses, so write failures happen after the handler and reach Fiber's
@@ -37,65 +45,57 @@ func WithErrorHook(hook func(*fiber.Ctx, error)) Option {
 	return func(o *options) { o.ErrorHook = hook }
 }
 
-// WithBodyLimit caps request bodies at n bytes before core sees them; a longer body is
-// answered with core's 413 problem. n <= 0 leaves only core's own cap
-// (core.Config.MaxBodyBytes). Fiber's own fiber.Config.BodyLimit still applies first.
-func WithBodyLimit(n int64) Option {
-	return func(o *options) { o.BodyLimit = n }
-}
-
 // PanicError is what the error hook receives for a recovered panic.
 type PanicError = shim.PanicError
 
 func newOptions(opts []Option) *options { return shim.NewOptions(opts) }
 
-// Mount registers the user routes of svc on r, an app or a group (so the group's
-// middleware, such as the merchant's login check, runs first). Patterns are relative to
-// the group: on app.Group("/billing") the charges live at /billing/charges.
+// Mount registers the customer's routes of svc on r, an app or, better, a group that
+// runs the merchant's login middleware first. Patterns are relative to the group: on
+// app.Group("/billing") (the path of core.Config.PublicURL) the charges live at
+// /billing/charges. The routes iamport and a returning browser call go elsewhere, see
+// MountCallbacks.
 func Mount(r fiber.Router, svc *core.Service, opts ...Option) {
-	o := newOptions(opts)
-	for _, rt := range svc.Routes() {
-		r.Add(rt.Method, shim.ColonPattern(rt.Pattern), handler(rt, o))
+	mount(r, "", httpapi.Routes(svc), newOptions(opts))
+}
+
+// MountCallbacks registers the webhook (POST prefix+"/webhook") and the mobile return
+// (GET prefix+"/return") of svc on r, prefix being the path of core.Config.CallbackURL.
+// iamport calls the webhook without a session, and a card app often brings the customer
+// back in another browser. A Fiber group's middleware runs for every path under its
+// prefix, routes mounted on the app included: choose a prefix outside the login group's
+// (e.g. "/iamport" beside "/billing"). WithBuyer is ignored here.
+func MountCallbacks(r fiber.Router, prefix string, svc *core.Service, opts ...Option) {
+	mount(r, shim.Prefix(prefix), httpapi.CallbackRoutes(svc), newOptions(opts))
+}
+
+// MountAdmin registers the staff's routes of svc (charge search, one charge's record,
+// refunds, reconciling a charge, subscriptions, the webhook inbox) on r, a group the
+// merchant's own admin login protects. WithOperator tells core who the member of staff is;
+// without it every admin route answers 401.
+func MountAdmin(r fiber.Router, svc *core.Service, opts ...Option) {
+	mount(r, "", httpapi.AdminRoutes(svc), newOptions(opts).ForAdmin())
+}
+
+func mount(r fiber.Router, prefix string, routes []httpapi.Route, o *options) {
+	for _, rt := range routes {
+		r.Add(rt.Method, prefix+shim.ColonPattern(rt.Pattern), handler(rt, o))
 	}
 }
 
-// MountWebhook registers the iamport notification route of svc on r at path (e.g.
-// "/billing/webhook"). Mount it outside the merchant's user authentication: iamport calls
-// it without a session. WithBuyer is ignored here.
-func MountWebhook(r fiber.Router, path string, svc *core.Service, opts ...Option) {
-	rt := svc.WebhookRoute()
-	r.Add(rt.Method, shim.Path(path), handler(rt, newOptions(opts)))
-}
-
-// Unwrap returns the *fiber.Ctx behind a core.Request created by this adapter. Fiber
-// reuses the context and its buffers: it is valid only until the handler returns.
-func Unwrap(r core.Request) (*fiber.Ctx, bool) {
-	if rq, ok := r.(*request); ok {
-		return rq.c, true
-	}
-	return nil, false
-}
-
-func handler(rt core.Route, o *options) fiber.Handler {
+func handler(rt httpapi.Route, o *options) fiber.Handler {
 	names := shim.ParamNames(rt.Pattern)
 	return func(c *fiber.Ctx) error {
 		req := newRequest(c, o, names)
-		res := &response{c: c}
-		// The raw body: Fiber's c.Body() would inflate Content-Encoding, which net/http
-		// and Gin do not.
-		raw := c.Request().Body()
-		if o.BodyLimit > 0 && int64(len(raw)) > o.BodyLimit {
-			o.TooLarge(c, res)
-			return nil
-		}
-		// Copied: fasthttp reuses the buffer once the handler returns.
-		req.body = bytes.Clone(raw)
-		o.Serve(c, rt.Handle, res, req, false)
+		// The raw body, copied (fasthttp reuses the buffer once the handler returns):
+		// Fiber's c.Body() would inflate Content-Encoding, which net/http and Gin do not.
+		req.body = bytes.Clone(c.Request().Body())
+		o.Serve(c, rt.Handle, &response{c: c}, req, false)
 		return nil
 	}
 }
 
-// request is core's view of a *fiber.Ctx. Every value is copied out of Fiber's buffers
+// request is the route table's view of a *fiber.Ctx. Every value is copied out of Fiber's buffers
 // when it is created, so core may keep what it reads after the handler returns.
 type request struct {
 	c        *fiber.Ctx
@@ -103,6 +103,7 @@ type request struct {
 	method   string
 	host     string
 	remote   net.Addr // the connection's address object, not a Fiber buffer
+	tls      bool
 	params   []string // name, value, name, value...
 	rawQuery string
 	header   http.Header
@@ -118,6 +119,7 @@ func newRequest(c *fiber.Ctx, o *options, names []string) *request {
 		method:   methodString(fr.Header.Method()),
 		host:     string(fr.Host()),
 		remote:   c.Context().RemoteAddr(),
+		tls:      c.Context().IsTLS(),
 		rawQuery: string(fr.URI().QueryString()),
 		header:   copyHeader(&fr.Header),
 		opts:     o,
@@ -189,6 +191,7 @@ func (q *request) Header() http.Header      { return q.header }
 func (q *request) Body() io.Reader          { return bytes.NewReader(q.body) }
 func (q *request) Host() string             { return q.host }
 func (q *request) RemoteAddr() string       { return q.remote.String() }
+func (q *request) TLS() bool                { return q.tls }
 
 // Query parses the query string as net/http's URL.Query does (malformed pairs dropped),
 // returning a fresh map each time.

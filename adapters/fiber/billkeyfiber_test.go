@@ -66,11 +66,20 @@ var fiberRow = adaptertest.Adapter{
 			billkeyfiber.WithBuyer(func(c *fiber.Ctx) (core.Buyer, error) {
 				return h.Buyer(c.Locals(adaptertest.UserKey))
 			}),
+			billkeyfiber.WithOperator(func(c *fiber.Ctx) (string, error) {
+				return h.Operator(c.Locals(adaptertest.OperatorKey))
+			}),
 			billkeyfiber.WithErrorHook(func(_ *fiber.Ctx, err error) { h.ReportError(err) }),
-			billkeyfiber.WithBodyLimit(adaptertest.BodyLimit),
 		}
 		billkeyfiber.Mount(group, h.Service, opts...)
-		billkeyfiber.MountWebhook(app, adaptertest.WebhookPath, h.Service, opts...)
+		billkeyfiber.MountCallbacks(app, adaptertest.CallbackPrefix, h.Service, opts...)
+		admin := app.Group(adaptertest.AdminPrefix, func(c *fiber.Ctx) error {
+			if op := c.Get(adaptertest.OperatorHeader); op != "" {
+				c.Locals(adaptertest.OperatorKey, utils.CopyString(op))
+			}
+			return c.Next()
+		})
+		billkeyfiber.MountAdmin(admin, h.Service, opts...)
 		return viaTest{app}
 	},
 }
@@ -87,5 +96,5 @@ func TestConformance(t *testing.T) {
 
 func TestMountPanicsOnBadPath(t *testing.T) {
 	h := adaptertest.NewHarness(t)
-	assert.Panics(t, func() { billkeyfiber.MountWebhook(fiber.New(), "hook", h.Service) })
+	assert.Panics(t, func() { billkeyfiber.MountCallbacks(fiber.New(), "hook", h.Service) })
 }

@@ -1,10 +1,10 @@
 // Package billkeyfiber mounts billkey's billing routes on Fiber v2: on the app or, better,
 // on a fiber.Router group that runs the merchant's login middleware first.
 //
-// The adapter only converts: status codes, headers and problem bodies come from core, so
-// it answers byte for byte like the net/http and Gin adapters. Fiber reuses its request
-// buffers once a handler returns; the adapter copies every value it hands to core (body,
-// path values, query, headers, host) first, so core may keep them.
+// The adapter only converts: status codes, headers and problem bodies come from billkey's
+// one route table, so it answers byte for byte like the net/http and Gin adapters. Fiber
+// reuses its request buffers once a handler returns; the adapter copies every value it
+// hands on (body, path values, query, headers, host) first, so billkey may keep them.
 //
 //	billing := app.Group("/billing", requireLogin)
 //	billkeyfiber.Mount(billing, svc, billkeyfiber.WithBuyer(func(c *fiber.Ctx) (core.Buyer, error) {
@@ -14,9 +14,9 @@
 //		}
 //		return core.Buyer{UserID: u.ID}, nil
 //	}))
-//	billkeyfiber.MountWebhook(app, "/webhooks/iamport", svc) // outside the login group
+//	billkeyfiber.MountCallbacks(app, "/iamport", svc) // the webhook and the mobile return: outside the login group
 //
 // A Fiber group's middleware runs for every path under its prefix, routes mounted on the
-// app included: mount the webhook on a path outside the group's prefix (or make the login
-// middleware let it through), or iamport's notifications meet the login check.
+// app included: mount the callbacks under a prefix outside the login group's, or iamport's
+// notifications and the customers returning from the mobile window meet the login check.
 package billkeyfiber

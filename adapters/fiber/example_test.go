@@ -32,6 +32,7 @@ func ExampleMount() {
 		Store:        memstore.New(),
 		Plans:        []core.Plan{{ID: "basic", Name: "Basic monthly", Amount: 9900}},
 		PublicURL:    "https://shop.example/billing",
+		CallbackURL:  "https://shop.example/iamport",
 		SuccessURL:   "https://shop.example/account",
 		FailureURL:   "https://shop.example/account?card=failed",
 		TestMode:     true,
@@ -46,7 +47,7 @@ func ExampleMount() {
 			user, _ := c.Locals("user").(string)
 			return core.Buyer{UserID: user}, nil // "" = nobody signed in: 401
 		}))
-	billkeyfiber.MountWebhook(app, "/webhooks/iamport", svc) // iamport calls it without a session
+	billkeyfiber.MountCallbacks(app, "/iamport", svc) // webhook and mobile return, outside the group
 
 	for _, user := range []string{"", "alice"} {
 		req := httptest.NewRequest(http.MethodGet, "/billing/billing-key/request", nil)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/billkey/billkey/internal/httpapi"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/billkey/billkey/adapters/adaptertest"
@@ -27,7 +29,7 @@ func benchEngine(b *testing.B) (*gin.Engine, *adaptertest.BenchHarness) {
 			c.String(http.StatusInternalServerError, err.Error())
 			return
 		}
-		c.Data(http.StatusOK, core.JSONContentType, body)
+		c.Data(http.StatusOK, httpapi.JSONContentType, body)
 	})
 	engine.POST(adaptertest.BarePrefix+"/charges", func(c *gin.Context) {
 		var in struct {
@@ -42,7 +44,7 @@ func benchEngine(b *testing.B) (*gin.Engine, *adaptertest.BenchHarness) {
 			c.String(http.StatusInternalServerError, err.Error())
 			return
 		}
-		c.Data(http.StatusCreated, core.JSONContentType, body)
+		c.Data(http.StatusCreated, httpapi.JSONContentType, body)
 	})
 	return engine, bh
 }

@@ -10,9 +10,10 @@ import (
 
 	"github.com/billkey/billkey/adapters/internal/shim"
 	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/internal/httpapi"
 )
 
-// Option configures Mount and MountWebhook.
+// Option configures Mount and MountCallbacks.
 type Option func(*options)
 
 type options = shim.Options[*gin.Context]
@@ -25,6 +26,13 @@ func WithBuyer(hook func(*gin.Context) (core.Buyer, error)) Option {
 	return func(o *options) { o.Buyer = hook }
 }
 
+// WithOperator sets the hook that tells core who the signed-in member of staff is, for
+// the admin routes (MountAdmin): an empty name or an error means nobody, answered 401.
+// Every admin action is logged with this name.
+func WithOperator(hook func(*gin.Context) (string, error)) Option {
+	return func(o *options) { o.Operator = hook }
+}
+
 // WithErrorHook sets a function called when writing the response fails or a handler
 // panics (the panic arrives as a *PanicError after core's 500 problem was sent, when
 // nothing had been sent before). The hook must not write to the response.
@@ -32,61 +40,53 @@ func WithErrorHook(hook func(*gin.Context, error)) Option {
 	return func(o *options) { o.ErrorHook = hook }
 }
 
-// WithBodyLimit caps request bodies at n bytes before core sees them; a longer body is
-// answered with core's 413 problem. n <= 0 leaves only core's own cap
-// (core.Config.MaxBodyBytes).
-func WithBodyLimit(n int64) Option {
-	return func(o *options) { o.BodyLimit = n }
-}
-
 // PanicError is what the error hook receives for a recovered panic.
 type PanicError = shim.PanicError
 
 func newOptions(opts []Option) *options { return shim.NewOptions(opts) }
 
-// Mount registers the user routes of svc on r, an engine or a group (so the group's
-// middleware, such as the merchant's login check, runs first). Patterns are relative to
-// the group: on router.Group("/billing") the charges live at /billing/charges.
+// Mount registers the customer's routes of svc on r, an engine or, better, a group that
+// runs the merchant's login middleware first. Patterns are relative to the group: on
+// router.Group("/billing") (the path of core.Config.PublicURL) the charges live at
+// /billing/charges. The routes iamport and a returning browser call go elsewhere, see
+// MountCallbacks.
 func Mount(r gin.IRoutes, svc *core.Service, opts ...Option) {
-	o := newOptions(opts)
-	for _, rt := range svc.Routes() {
-		r.Handle(rt.Method, shim.ColonPattern(rt.Pattern), handler(rt, o))
+	mount(r, "", httpapi.Routes(svc), newOptions(opts))
+}
+
+// MountCallbacks registers the webhook (POST prefix+"/webhook") and the mobile return
+// (GET prefix+"/return") of svc on r, prefix being the path of core.Config.CallbackURL.
+// Mount them on the engine (or a group without the login): iamport calls the webhook
+// without a session, and a card app often brings the customer back in another browser.
+// WithBuyer is ignored here.
+func MountCallbacks(r gin.IRoutes, prefix string, svc *core.Service, opts ...Option) {
+	mount(r, shim.Prefix(prefix), httpapi.CallbackRoutes(svc), newOptions(opts))
+}
+
+// MountAdmin registers the staff's routes of svc (charge search, one charge's record,
+// refunds, reconciling a charge, subscriptions, the webhook inbox) on r, a group the
+// merchant's own admin login protects. WithOperator tells core who the member of staff is;
+// without it every admin route answers 401.
+func MountAdmin(r gin.IRoutes, svc *core.Service, opts ...Option) {
+	mount(r, "", httpapi.AdminRoutes(svc), newOptions(opts).ForAdmin())
+}
+
+func mount(r gin.IRoutes, prefix string, routes []httpapi.Route, o *options) {
+	for _, rt := range routes {
+		r.Handle(rt.Method, prefix+shim.ColonPattern(rt.Pattern), handler(rt, o))
 	}
 }
 
-// MountWebhook registers the iamport notification route of svc on r at path (e.g.
-// "/billing/webhook"). Mount it outside the merchant's user authentication: iamport calls
-// it without a session. WithBuyer is ignored here.
-func MountWebhook(r gin.IRoutes, path string, svc *core.Service, opts ...Option) {
-	rt := svc.WebhookRoute()
-	r.Handle(rt.Method, shim.Path(path), handler(rt, newOptions(opts)))
-}
-
-// Unwrap returns the *gin.Context behind a core.Request created by this adapter. The
-// context is Gin's pooled one: valid only until the handler returns.
-func Unwrap(r core.Request) (*gin.Context, bool) {
-	if rq, ok := r.(*request); ok {
-		return rq.c, true
-	}
-	return nil, false
-}
-
-func handler(rt core.Route, o *options) gin.HandlerFunc {
+func handler(rt httpapi.Route, o *options) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		// Gin's writer only records the status until WriteHeaderNow.
-		res := shim.NewStreamResponse(c.Writer, c.Writer)
-		body, ok := o.CapBody(c, res, c.Request.Body, c.Request.ContentLength)
-		if !ok {
-			return
-		}
-		o.Serve(c, rt.Handle, res, &request{c: c, body: body, opts: o}, true)
+		o.Serve(c, rt.Handle, shim.NewStreamResponse(c.Writer, c.Writer), &request{c: c, opts: o}, true)
 	}
 }
 
-// request is core's view of a *gin.Context.
+// request is the route table's view of a *gin.Context.
 type request struct {
 	c    *gin.Context
-	body io.Reader
 	opts *options
 }
 
@@ -95,8 +95,9 @@ func (q *request) Method() string               { return q.c.Request.Method }
 func (q *request) PathValue(name string) string { return q.c.Param(name) }
 func (q *request) Query() url.Values            { return q.c.Request.URL.Query() }
 func (q *request) Header() http.Header          { return q.c.Request.Header }
-func (q *request) Body() io.Reader              { return q.body }
+func (q *request) Body() io.Reader              { return q.c.Request.Body }
 func (q *request) Host() string                 { return q.c.Request.Host }
 func (q *request) RemoteAddr() string           { return q.c.Request.RemoteAddr }
+func (q *request) TLS() bool                    { return q.c.Request.TLS != nil }
 
 func (q *request) Buyer() (core.Buyer, error) { return q.opts.BuyerOf(q.c) }

@@ -36,11 +36,21 @@ var ginRow = adaptertest.Adapter{
 				v, _ := c.Get(adaptertest.UserKey)
 				return h.Buyer(v)
 			}),
+			billkeygin.WithOperator(func(c *gin.Context) (string, error) {
+				v, _ := c.Get(adaptertest.OperatorKey)
+				return h.Operator(v)
+			}),
 			billkeygin.WithErrorHook(func(_ *gin.Context, err error) { h.ReportError(err) }),
-			billkeygin.WithBodyLimit(adaptertest.BodyLimit),
 		}
 		billkeygin.Mount(group, h.Service, opts...)
-		billkeygin.MountWebhook(engine, adaptertest.WebhookPath, h.Service, opts...)
+		billkeygin.MountCallbacks(engine, adaptertest.CallbackPrefix, h.Service, opts...)
+		admin := engine.Group(adaptertest.AdminPrefix, func(c *gin.Context) {
+			if op := c.GetHeader(adaptertest.OperatorHeader); op != "" {
+				c.Set(adaptertest.OperatorKey, op)
+			}
+			c.Next()
+		})
+		billkeygin.MountAdmin(admin, h.Service, opts...)
 		return engine
 	},
 }
@@ -55,5 +65,5 @@ func TestWriteFailure(t *testing.T) {
 
 func TestMountPanicsOnBadPath(t *testing.T) {
 	h := adaptertest.NewHarness(t)
-	assert.Panics(t, func() { billkeygin.MountWebhook(gin.New(), "hook", h.Service) })
+	assert.Panics(t, func() { billkeygin.MountCallbacks(gin.New(), "hook", h.Service) })
 }

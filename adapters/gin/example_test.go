@@ -32,6 +32,7 @@ func ExampleMount() {
 		Store:        memstore.New(),
 		Plans:        []core.Plan{{ID: "basic", Name: "Basic monthly", Amount: 9900}},
 		PublicURL:    "https://shop.example/billing",
+		CallbackURL:  "https://shop.example/iamport",
 		SuccessURL:   "https://shop.example/account",
 		FailureURL:   "https://shop.example/account?card=failed",
 		TestMode:     true,
@@ -45,7 +46,7 @@ func ExampleMount() {
 		billkeygin.WithBuyer(func(c *gin.Context) (core.Buyer, error) {
 			return core.Buyer{UserID: c.GetString("user")}, nil // "" = nobody signed in: 401
 		}))
-	billkeygin.MountWebhook(router, "/billing/webhook", svc) // iamport calls it without a session
+	billkeygin.MountCallbacks(router, "/iamport", svc) // webhook and mobile return: no session there
 
 	for _, user := range []string{"", "alice"} {
 		req := httptest.NewRequest(http.MethodGet, "/billing/billing-key/request", nil)

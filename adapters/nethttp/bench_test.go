@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/billkey/billkey/internal/httpapi"
+
 	"github.com/billkey/billkey/adapters/adaptertest"
 	billkeyhttp "github.com/billkey/billkey/adapters/nethttp"
 	"github.com/billkey/billkey/core"
@@ -24,7 +26,7 @@ func benchMux(b *testing.B) (*http.ServeMux, *adaptertest.BenchHarness) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", core.JSONContentType)
+		w.Header().Set("Content-Type", httpapi.JSONContentType)
 		_, _ = w.Write(body)
 	})
 	mux.HandleFunc("POST "+adaptertest.BarePrefix+"/charges", func(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +42,7 @@ func benchMux(b *testing.B) (*http.ServeMux, *adaptertest.BenchHarness) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", core.JSONContentType)
+		w.Header().Set("Content-Type", httpapi.JSONContentType)
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write(body)
 	})

@@ -8,9 +8,10 @@ import (
 
 	"github.com/billkey/billkey/adapters/internal/shim"
 	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/internal/httpapi"
 )
 
-// Option configures Mount, MountWebhook, Handler and WebhookHandler.
+// Option configures Mount, MountCallbacks, Handler and CallbacksHandler.
 type Option func(*options)
 
 type options = shim.Options[*http.Request]
@@ -23,6 +24,13 @@ func WithBuyer(hook func(*http.Request) (core.Buyer, error)) Option {
 	return func(o *options) { o.Buyer = hook }
 }
 
+// WithOperator sets the hook that tells core who the signed-in member of staff is, for
+// the admin routes (MountAdmin): an empty name or an error means nobody, answered 401.
+// Every admin action is logged with this name.
+func WithOperator(hook func(*http.Request) (string, error)) Option {
+	return func(o *options) { o.Operator = hook }
+}
+
 // WithErrorHook sets a function called when writing the response fails or a handler
 // panics (the panic arrives as a *PanicError after core's 500 problem was sent, when
 // nothing had been sent before). The hook must not write to the response.
@@ -30,80 +38,78 @@ func WithErrorHook(hook func(*http.Request, error)) Option {
 	return func(o *options) { o.ErrorHook = hook }
 }
 
-// WithBodyLimit caps request bodies at n bytes before core sees them; a longer body is
-// answered with core's 413 problem. n <= 0 leaves only core's own cap
-// (core.Config.MaxBodyBytes).
-func WithBodyLimit(n int64) Option {
-	return func(o *options) { o.BodyLimit = n }
-}
-
 // PanicError is what the error hook receives for a recovered panic.
 type PanicError = shim.PanicError
 
 func newOptions(opts []Option) *options { return shim.NewOptions(opts) }
 
-// Mount registers the user routes of svc on mux under prefix, with Go 1.22 method
-// patterns such as "GET /billing/charges/{merchant_uid}". prefix is "" or an absolute
-// path without a trailing slash ("/billing"). Wrap mux (or the handler serving it) in
-// the merchant's authentication; the webhook goes elsewhere, see MountWebhook.
-// Mount panics on a malformed prefix or a pattern conflict, as ServeMux.Handle does.
+// Mount registers the customer's routes of svc on mux under prefix (the path of
+// core.Config.PublicURL), with Go 1.22 method patterns such as
+// "GET /billing/charges/{merchant_uid}". prefix is "" or an absolute path without a
+// trailing slash. Serve mux behind the merchant's login; the routes iamport and a
+// returning browser call go elsewhere, see MountCallbacks. Mount panics on a malformed
+// prefix or a pattern conflict, as ServeMux.Handle does.
 func Mount(mux *http.ServeMux, prefix string, svc *core.Service, opts ...Option) {
-	o := newOptions(opts)
-	prefix = shim.Prefix(prefix)
-	for _, rt := range svc.Routes() {
-		mux.Handle(rt.Method+" "+prefix+rt.Pattern, handler(rt, o))
-	}
+	mount(mux, prefix, httpapi.Routes(svc), newOptions(opts))
 }
 
-// Handler returns the user routes of svc served at the handler's root ("/charges",
-// "/billing-key/request", ...), for use behind http.StripPrefix or any router that
-// forwards a sub-tree. Paths outside the route table get ServeMux's 404/405.
+// MountCallbacks registers the webhook (POST prefix+"/webhook") and the mobile return
+// (GET prefix+"/return") of svc on mux, prefix being the path of core.Config.CallbackURL.
+// Serve them outside the merchant's login: iamport calls the webhook without a session,
+// and a card app often brings the customer back in another browser. A more specific
+// pattern wins in ServeMux, so the callbacks may even sit under the login's subtree.
+// WithBuyer is ignored here.
+func MountCallbacks(mux *http.ServeMux, prefix string, svc *core.Service, opts ...Option) {
+	mount(mux, prefix, httpapi.CallbackRoutes(svc), newOptions(opts))
+}
+
+// MountAdmin registers the staff's routes of svc (charge search,
+// one charge's record, refunds, reconciling a charge, subscriptions, the webhook inbox) on
+// mux under prefix, which the merchant's own admin login must protect. WithOperator
+// tells core who the member of staff is; without it every admin route answers 401.
+func MountAdmin(mux *http.ServeMux, prefix string, svc *core.Service, opts ...Option) {
+	mount(mux, prefix, httpapi.AdminRoutes(svc), newOptions(opts).ForAdmin())
+}
+
+// AdminHandler is MountAdmin at the handler's root.
+func AdminHandler(svc *core.Service, opts ...Option) http.Handler {
+	mux := http.NewServeMux()
+	MountAdmin(mux, "", svc, opts...)
+	return mux
+}
+
+// Handler returns the customer's routes of svc served at the handler's root
+// ("/charges", "/billing-key/request", ...), for use behind http.StripPrefix or any
+// router that forwards a sub-tree. Paths outside the route table get ServeMux's 404/405.
 func Handler(svc *core.Service, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
 	Mount(mux, "", svc, opts...)
 	return mux
 }
 
-// MountWebhook registers the iamport notification route of svc on mux as "POST "+path
-// (e.g. "/billing/webhook"). Mount it outside the merchant's user authentication: iamport
-// calls it without a session. WithBuyer is ignored here.
-func MountWebhook(mux *http.ServeMux, path string, svc *core.Service, opts ...Option) {
-	rt := svc.WebhookRoute()
-	mux.Handle(rt.Method+" "+shim.Path(path), handler(rt, newOptions(opts)))
-}
-
-// WebhookHandler returns the webhook route of svc as a plain handler, for routers other
-// than ServeMux. It answers POST on any path; other methods get ServeMux's 405.
-func WebhookHandler(svc *core.Service, opts ...Option) http.Handler {
-	rt := svc.WebhookRoute()
+// CallbacksHandler is Handler for the callback routes ("/webhook", "/return").
+func CallbacksHandler(svc *core.Service, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(rt.Method+" /", handler(rt, newOptions(opts)))
+	MountCallbacks(mux, "", svc, opts...)
 	return mux
 }
 
-// Unwrap returns the *http.Request behind a core.Request created by this adapter.
-func Unwrap(r core.Request) (*http.Request, bool) {
-	if rq, ok := r.(*request); ok {
-		return rq.r, true
+func mount(mux *http.ServeMux, prefix string, routes []httpapi.Route, o *options) {
+	prefix = shim.Prefix(prefix)
+	for _, rt := range routes {
+		mux.Handle(rt.Method+" "+prefix+rt.Pattern, handler(rt, o))
 	}
-	return nil, false
 }
 
-func handler(rt core.Route, o *options) http.Handler {
+func handler(rt httpapi.Route, o *options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res := shim.NewStreamResponse(w, nil)
-		body, ok := o.CapBody(r, res, r.Body, r.ContentLength)
-		if !ok {
-			return
-		}
-		o.Serve(r, rt.Handle, res, &request{r: r, body: body, opts: o}, true)
+		o.Serve(r, rt.Handle, shim.NewStreamResponse(w, nil), &request{r: r, opts: o}, true)
 	})
 }
 
-// request is core's view of an *http.Request.
+// request is the route table's view of an *http.Request.
 type request struct {
 	r    *http.Request
-	body io.Reader
 	opts *options
 }
 
@@ -112,8 +118,9 @@ func (q *request) Method() string               { return q.r.Method }
 func (q *request) PathValue(name string) string { return q.r.PathValue(name) }
 func (q *request) Query() url.Values            { return q.r.URL.Query() }
 func (q *request) Header() http.Header          { return q.r.Header }
-func (q *request) Body() io.Reader              { return q.body }
+func (q *request) Body() io.Reader              { return q.r.Body }
 func (q *request) Host() string                 { return q.r.Host }
 func (q *request) RemoteAddr() string           { return q.r.RemoteAddr }
+func (q *request) TLS() bool                    { return q.r.TLS != nil }
 
 func (q *request) Buyer() (core.Buyer, error) { return q.opts.BuyerOf(q.r) }

@@ -19,7 +19,9 @@ var handlerRow = adaptertest.Adapter{
 		mux := http.NewServeMux()
 		mux.Handle(adaptertest.Prefix+"/", adaptertest.Middleware(
 			http.StripPrefix(adaptertest.Prefix, billkeyhttp.Handler(h.Service, h.HTTPOptions()...))))
-		mux.Handle("POST "+adaptertest.WebhookPath, billkeyhttp.WebhookHandler(h.Service, h.HTTPOptions()...))
+		mux.Handle(adaptertest.CallbackPrefix+"/", http.StripPrefix(adaptertest.CallbackPrefix, billkeyhttp.CallbacksHandler(h.Service, h.HTTPOptions()...)))
+		mux.Handle(adaptertest.AdminPrefix+"/", adaptertest.AdminMiddleware(
+			http.StripPrefix(adaptertest.AdminPrefix, billkeyhttp.AdminHandler(h.Service, h.HTTPOptions()...))))
 		return mux
 	},
 }
@@ -45,6 +47,6 @@ func TestWriteFailure(t *testing.T) {
 func TestMountPanicsOnBadPrefix(t *testing.T) {
 	h := adaptertest.NewHarness(t)
 	assert.Panics(t, func() { billkeyhttp.Mount(http.NewServeMux(), "billing", h.Service) })
-	assert.Panics(t, func() { billkeyhttp.MountWebhook(http.NewServeMux(), "hook", h.Service) })
+	assert.Panics(t, func() { billkeyhttp.MountCallbacks(http.NewServeMux(), "hook", h.Service) })
 	assert.NotPanics(t, func() { billkeyhttp.Mount(http.NewServeMux(), "/billing/", h.Service) })
 }

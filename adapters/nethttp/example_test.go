@@ -34,6 +34,7 @@ func ExampleMount() {
 		Store:        memstore.New(),
 		Plans:        []core.Plan{{ID: "basic", Name: "Basic monthly", Amount: 9900}},
 		PublicURL:    "https://shop.example/billing",
+		CallbackURL:  "https://shop.example/iamport",
 		SuccessURL:   "https://shop.example/account",
 		FailureURL:   "https://shop.example/account?card=failed",
 		TestMode:     true,
@@ -49,7 +50,7 @@ func ExampleMount() {
 	}))
 	root := http.NewServeMux()
 	root.Handle("/billing/", requireLogin(billing))
-	billkeyhttp.MountWebhook(root, "/billing/webhook", svc) // iamport calls it without a session
+	billkeyhttp.MountCallbacks(root, "/iamport", svc) // webhook and mobile return: no session there
 
 	for _, user := range []string{"", "alice"} {
 		req := httptest.NewRequest(http.MethodGet, "/billing/billing-key/request", nil)
@@ -71,6 +72,7 @@ func ExampleHandler() {
 		Client:       fake.Client(),
 		Store:        memstore.New(),
 		PublicURL:    "https://shop.example/billing",
+		CallbackURL:  "https://shop.example/iamport",
 		SuccessURL:   "https://shop.example/account",
 		FailureURL:   "https://shop.example/account?card=failed",
 		TestMode:     true,

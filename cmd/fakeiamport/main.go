@@ -4,11 +4,19 @@
 //
 // Usage:
 //
-//	go run ./cmd/fakeiamport [-addr 127.0.0.1:8099] [-webhook URL] [-webhook-form] [-sandbox] [-quiet]
+//	go run ./cmd/fakeiamport [-addr 127.0.0.1:8099] [-webhook URL] [-webhook-form] [-sandbox]
+//		[-state FILE] [-frozen-clock] [-latency D] [-pg-id MID] [-no-sandbox-field] [-quiet]
 //
 // It prints its base URL (use it in place of https://api.iamport.kr), the fake credentials,
 // the URL of the IMP shim (use it in place of https://cdn.iamport.kr/v1/iamport.js) and the
-// test card numbers, then logs one line per request until SIGINT or SIGTERM.
+// test card numbers, then logs one line per request until SIGINT or SIGTERM. Its clock is
+// the real time (scheduled payments run when they come due); with -state it keeps billing
+// keys, payments and schedules in FILE across restarts.
+//
+// Other processes read and move its clock at {base URL}/__fake/clock: GET answers
+// {"now":"<RFC3339Nano>","frozen":false}; POST with {"advance":"6h"} or
+// {"set":"<RFC 3339>"} (application/json, forward only) moves it as the in-process
+// Fake.Advance does; iamporttest.NewRemoteClock follows it from another process.
 package main
 
 import (
@@ -27,6 +35,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,6 +62,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	webhook := fs.String("webhook", "", "URL notified when a payment has no notice_url (default: none)")
 	webhookForm := fs.Bool("webhook-form", false, "send notifications as application/x-www-form-urlencoded instead of JSON")
 	sandbox := fs.Bool("sandbox", false, "mark payments and billing keys as sandbox (a test channel)")
+	state := fs.String("state", "", "keep the fake's state (billing keys, payments, schedules) in this `file` across restarts")
+	frozen := fs.Bool("frozen-clock", false, "freeze the fake's clock at the start instead of following the real time")
+	latency := fs.Duration("latency", 0, "wait this long before answering every API call (e.g. 50ms)")
+	pgID := fs.String("pg-id", "", "pg_id (KCP site code) of billing keys and payments (default: T0000 with -sandbox, else "+iamporttest.LiveSiteCode+")")
+	noSandboxField := fs.Bool("no-sandbox-field", false, "leave the sandbox key out of answers, as real answers from 2022 to 2024 do")
 	quiet := fs.Bool("quiet", false, "do not log requests")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,7 +81,22 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 
-	opts := []iamporttest.Option{iamporttest.WithSandbox(*sandbox)}
+	if *latency < 0 {
+		return fmt.Errorf("-latency must not be negative")
+	}
+	opts := []iamporttest.Option{iamporttest.WithSandbox(*sandbox), iamporttest.WithLatency(*latency)}
+	if !*frozen {
+		opts = append(opts, iamporttest.WithRealClock())
+	}
+	if *state != "" {
+		opts = append(opts, iamporttest.WithStateFile(*state))
+	}
+	if *pgID != "" {
+		opts = append(opts, iamporttest.WithPGID(*pgID))
+	}
+	if *noSandboxField {
+		opts = append(opts, iamporttest.WithoutSandboxField())
+	}
 	format := iamporttest.WebhookJSON
 	if *webhookForm {
 		format = iamporttest.WebhookForm
@@ -76,16 +105,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		opts = append(opts, iamporttest.WithWebhook(iamporttest.WebhookConfig{URL: *webhook, Format: format}))
 	}
 
+	fake, err := iamporttest.NewWithState(opts...)
+	if err != nil {
+		return err
+	}
+	defer fake.Close()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	fake := iamporttest.New(opts...)
-	defer fake.Close()
 
+	logger := log.New(stdout, "", log.LstdFlags)
 	var handler http.Handler = fake.Handler()
+	if *state != "" {
+		handler = reportStateErrors(handler, fake, logger)
+	}
 	if !*quiet {
-		handler = logRequests(handler, log.New(stdout, "", log.LstdFlags))
+		handler = logRequests(handler, logger)
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -94,7 +130,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	base := baseURL(ln.Addr())
-	if _, err := stdout.Write(banner(base, *webhook, *webhookForm, *sandbox)); err != nil {
+	if _, err := stdout.Write(banner(base, *webhook, *webhookForm, *sandbox, *state)); err != nil {
 		_ = ln.Close()
 		return err
 	}
@@ -134,13 +170,14 @@ func baseURL(a net.Addr) string {
 }
 
 // banner is what the command prints once it listens.
-func banner(base, webhook string, webhookForm, sandbox bool) []byte {
+func banner(base, webhook string, webhookForm, sandbox bool, state string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintln(&b, "fakeiamport: TEST MODE, a fake of the iamport (PortOne V1) API and the KCP billing window. Nothing is real.")
 	fmt.Fprintln(&b)
 	fmt.Fprintf(&b, "  base URL:      %s   (in place of https://api.iamport.kr)\n", base)
 	fmt.Fprintf(&b, "  IMP shim:      %s/iamport.js   (in place of https://cdn.iamport.kr/v1/iamport.js)\n", base)
 	fmt.Fprintf(&b, "  window:        %s/window/open?customer_uid=...&merchant_uid=...&name=...&amount=0\n", base)
+	fmt.Fprintf(&b, "  clock:         %s%s   (GET reads it; POST {\"advance\":\"6h\"} or {\"set\":\"<RFC 3339>\"} moves it forward)\n", base, iamporttest.ClockPath)
 	fmt.Fprintf(&b, "  imp_key:       %s\n", iamporttest.Key)
 	fmt.Fprintf(&b, "  imp_secret:    %s   (fake)\n", iamporttest.Secret)
 	fmt.Fprintf(&b, "  merchant code: %s   (IMP.init)\n", iamporttest.MerchantCode)
@@ -153,6 +190,9 @@ func banner(base, webhook string, webhookForm, sandbox bool) []byte {
 		fmt.Fprintf(&b, "  webhooks:      %s (JSON)\n", webhook)
 	}
 	fmt.Fprintf(&b, "  sandbox:       %t\n", sandbox)
+	if state != "" {
+		fmt.Fprintf(&b, "  state file:    %s\n", state)
+	}
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, "Test cards (any future expiry MM/YY, any birth date YYMMDD, any 2-digit PIN):")
 	for _, c := range iamporttest.TestCards() {
@@ -162,6 +202,28 @@ func banner(base, webhook string, webhookForm, sandbox bool) []byte {
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, "Press Ctrl+C to stop.")
 	return b.Bytes()
+}
+
+// reportStateErrors logs a failure to write the state file once, when it first appears
+// (and again when it changes), after the request that hit it.
+func reportStateErrors(next http.Handler, fake *iamporttest.Fake, l *log.Logger) http.Handler {
+	var mu sync.Mutex
+	last := ""
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			msg := ""
+			if err := fake.StateError(); err != nil {
+				msg = err.Error()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if msg != last && msg != "" {
+				l.Printf("%s", msg)
+			}
+			last = msg
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // logRequests logs one line per request: method, path (customer_uids masked, no query) and

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -120,6 +122,19 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Regexp(t, `GET /iamport.js 200 `, next(t, lines))
 
+	// Another process can move the clock, and read it back.
+	assert.Contains(t, text, base+iamporttest.ClockPath)
+	resp, err = client.Post(base+iamporttest.ClockPath, "application/json", strings.NewReader(`{"advance":"48h"}`))
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Regexp(t, `POST /__fake/clock 200 `, next(t, lines))
+	rc, err := iamporttest.NewRemoteClock(base, 0)
+	require.NoError(t, err)
+	rc.Close()
+	assert.WithinDuration(t, time.Now().Add(48*time.Hour), rc.Now(), time.Minute, "the real clock, advanced")
+	next(t, lines)
+
 	require.NoError(t, stop())
 	for range lines {
 	}
@@ -131,6 +146,58 @@ func TestRunErrors(t *testing.T) {
 	assert.Error(t, run(ctx, []string{"extra"}, io.Discard))
 	assert.Error(t, run(ctx, []string{"-webhook", "ftp://x"}, io.Discard))
 	assert.Error(t, run(ctx, []string{"-addr", "256.0.0.1:bad"}, io.Discard))
+	assert.Error(t, run(ctx, []string{"-latency", "-1s"}, io.Discard))
+	bad := filepath.Join(t.TempDir(), "state.json")
+	require.NoError(t, os.WriteFile(bad, []byte("not json"), 0o600))
+	err := run(ctx, []string{"-addr", "127.0.0.1:0", "-state", bad}, io.Discard)
+	assert.ErrorContains(t, err, "not a saved fake state")
+}
+
+// With -state, what the fake learnt survives a restart of the command.
+func TestRunKeepsState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fake.json")
+	f := iamporttest.New(iamporttest.WithStateFile(path))
+	_, err := f.IssueBillingKey(iamporttest.IssueRequest{PG: "kcp_billing", MerchantUID: "i1", CustomerUID: "cust_kept_0123456789", CardNumber: iamporttest.CardOK})
+	require.NoError(t, err)
+	f.Close()
+
+	lines, stop := start(t, "-addr", "127.0.0.1:0", "-state", path, "-quiet", "-pg-id", "IGNORED", "-no-sandbox-field")
+	var text []string
+	for l := next(t, lines); !strings.HasPrefix(l, "Press Ctrl+C"); l = next(t, lines) {
+		text = append(text, l)
+	}
+	joined := strings.Join(text, "\n")
+	assert.Contains(t, joined, "state file:    "+path)
+	base := regexp.MustCompile(`base URL:\s+(http://127\.0\.0\.1:\d+)\s`).FindStringSubmatch(joined)[1]
+
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	resp, err := client.Post(base+"/users/getToken", "application/json",
+		strings.NewReader(`{"imp_key":"`+iamporttest.Key+`","imp_secret":"`+iamporttest.Secret+`"}`))
+	require.NoError(t, err)
+	var tok struct {
+		Response struct {
+			AccessToken string `json:"access_token"`
+		} `json:"response"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
+	_ = resp.Body.Close()
+	req, err := http.NewRequest(http.MethodGet, base+"/subscribe/customers/cust_kept_0123456789", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok.Response.AccessToken)
+	resp, err = client.Do(req)
+	require.NoError(t, err)
+	var cust struct {
+		Code     int                        `json:"code"`
+		Response map[string]json.RawMessage `json:"response"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&cust))
+	_ = resp.Body.Close()
+	assert.Equal(t, 0, cust.Code, "the key issued before the start is known")
+	assert.NotContains(t, cust.Response, "sandbox")
+	assert.Equal(t, `"`+iamporttest.LiveSiteCode+`"`, string(cust.Response["pg_id"]), "a kept key keeps its pg_id")
+	require.NoError(t, stop())
+	for range lines {
+	}
 }
 
 func TestMaskPath(t *testing.T) {

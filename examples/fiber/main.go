@@ -1,8 +1,10 @@
-// Command fiber is billkey's example shop on Fiber v2: a demo login, a subscribe page that
-// registers a card in the KCP billing window and charges it, and the iamport webhook.
-// Sandbox by default: nothing is real unless IMP_CODE, IMP_KEY and IMP_SECRET are set.
+// Command fiber is billkey's example shop on Fiber v2: a demo login, a subscribe page
+// that registers a card in the KCP billing window and charges it, the iamport webhook and
+// the mobile return (outside the login), and a health endpoint. Sandbox by default: a
+// private in-process fake of iamport, or with -iamport-url a shared one (go run
+// ./cmd/fakeiamport); nothing is real unless IMP_CODE, IMP_KEY and IMP_SECRET are set.
 //
-//	go run ./examples/fiber [-addr 127.0.0.1:8080] [-db billkey-demo.db] [-postgres DSN]
+//	go run ./examples/fiber [-addr 127.0.0.1:8080] [-db billkey-demo-fiber.db] [-postgres DSN] [-iamport-url URL]
 //
 // Everything but the wiring below lives in examples/internal/demo.
 package main
@@ -10,7 +12,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
@@ -42,6 +43,31 @@ func requireLogin(app *demo.App) fiber.Handler {
 	}
 }
 
+// operatorKey is where requireStaff stores the signed-in member of staff with c.Locals.
+const operatorKey = "billkey.demo.operator"
+
+// requireStaff is the shop's admin login middleware: 401 without a staff session,
+// otherwise the member of staff goes into the request's locals.
+func requireStaff(app *demo.App) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		op, ok := app.OperatorFromCookie(c.Cookies(demo.StaffCookie))
+		if !ok {
+			status, contentType, body := demo.Unauthenticated()
+			c.Set(fiber.HeaderContentType, contentType)
+			c.Set(fiber.HeaderCacheControl, "no-store")
+			return c.Status(status).Send(body)
+		}
+		c.Locals(operatorKey, op)
+		return c.Next()
+	}
+}
+
+// operator is billkey's operator hook: the member of staff requireStaff stored.
+func operator(c *fiber.Ctx) (string, error) {
+	op, _ := c.Locals(operatorKey).(string)
+	return op, nil // "" makes billkey answer 401
+}
+
 // buyer is billkey's buyer hook: the user requireLogin stored.
 func buyer(c *fiber.Ctx) (core.Buyer, error) {
 	b, _ := c.Locals(buyerKey).(core.Buyer)
@@ -50,20 +76,33 @@ func buyer(c *fiber.Ctx) (core.Buyer, error) {
 
 func wire(app *demo.App) (demo.Server, error) {
 	svc := app.Service()
+	t := app.Config().Timeouts // demo.DefaultTimeouts
 	f := fiber.New(fiber.Config{
 		DisableStartupMessage: true,
-		// fasthttp counts a connection that has not sent its first request (a browser's
-		// preconnect) as busy until ReadTimeout, and its shutdown waits for it: keep it
-		// well under demo.ShutdownTimeout so Ctrl-C never waits on an idle browser.
-		ReadTimeout: 5 * time.Second,
+		// A whole request, body included. fasthttp also counts a connection that has not
+		// sent its first request (a browser's preconnect) as busy until ReadTimeout, and
+		// its shutdown waits for it: demo.DefaultTimeouts keeps it well under
+		// demo.ShutdownTimeout so Ctrl-C never waits on an idle browser.
+		ReadTimeout:  t.Read,
+		WriteTimeout: t.Write,
+		IdleTimeout:  t.Idle, // a keep-alive connection between requests
 	})
 	f.Use(recover.New())
+	// Sandbox: the time machine never jumps in the middle of a billing request (the
+	// net/http and Gin examples get this from app.HTTPServer).
+	f.Use(func(c *fiber.Ctx) error {
+		release := app.HoldClock(c.Path())
+		defer release()
+		return c.Next()
+	})
 
 	// A group's middleware runs for every path under its prefix, so the webhook lives
 	// outside demo.BillingPrefix.
 	billing := f.Group(demo.BillingPrefix, requireLogin(app))
 	billkeyfiber.Mount(billing, svc, billkeyfiber.WithBuyer(buyer))
-	billkeyfiber.MountWebhook(f, demo.WebhookPath, svc)
+	billkeyfiber.MountCallbacks(f, demo.CallbackPrefix, svc)
+	admin := f.Group(demo.AdminAPIPrefix, requireStaff(app)) // the staff's routes, behind the staff login
+	billkeyfiber.MountAdmin(admin, svc, billkeyfiber.WithOperator(operator))
 
 	// Pages, and the fake iamport in the sandbox, through Fiber's net/http adaptor. The
 	// adaptor makes fasthttp's RequestCtx the request's context, and watching its Done

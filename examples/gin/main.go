@@ -1,17 +1,16 @@
-// Command gin is billkey's example shop on Gin: a demo login, a subscribe page that
-// registers a card in the KCP billing window and charges it, and the iamport webhook.
-// Sandbox by default: nothing is real unless IMP_CODE, IMP_KEY and IMP_SECRET are set.
+// Command gin is billkey's example shop on Gin: a demo login, a subscribe page
+// that registers a card in the KCP billing window and charges it, the iamport webhook and
+// the mobile return (outside the login), and a health endpoint. Sandbox by default: a
+// private in-process fake of iamport, or with -iamport-url a shared one (go run
+// ./cmd/fakeiamport); nothing is real unless IMP_CODE, IMP_KEY and IMP_SECRET are set.
 //
-//	go run ./examples/gin [-addr 127.0.0.1:8080] [-db billkey-demo.db] [-postgres DSN]
+//	go run ./examples/gin [-addr 127.0.0.1:8080] [-db billkey-demo-gin.db] [-postgres DSN] [-iamport-url URL]
 //
 // Everything but the wiring below lives in examples/internal/demo.
 package main
 
 import (
-	"io"
-	"log"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -43,6 +42,32 @@ func requireLogin(app *demo.App) gin.HandlerFunc {
 	}
 }
 
+// operatorKey is where requireStaff stores the signed-in member of staff with c.Set.
+const operatorKey = "billkey.demo.operator"
+
+// requireStaff is the shop's admin login middleware: 401 without a staff session,
+// otherwise the member of staff goes into the gin.Context.
+func requireStaff(app *demo.App) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		cookie, _ := c.Cookie(demo.StaffCookie)
+		op, ok := app.OperatorFromCookie(cookie)
+		if !ok {
+			status, contentType, body := demo.Unauthenticated()
+			c.Header("Cache-Control", "no-store")
+			c.Data(status, contentType, body)
+			c.Abort()
+			return
+		}
+		c.Set(operatorKey, op)
+		c.Next()
+	}
+}
+
+// operator is billkey's operator hook: the member of staff requireStaff stored.
+func operator(c *gin.Context) (string, error) {
+	return c.GetString(operatorKey), nil // "" makes billkey answer 401
+}
+
 // buyer is billkey's buyer hook: the user requireLogin stored.
 func buyer(c *gin.Context) (core.Buyer, error) {
 	v, _ := c.Get(buyerKey)
@@ -58,7 +83,9 @@ func wire(app *demo.App) (demo.Server, error) {
 
 	billing := router.Group(demo.BillingPrefix, requireLogin(app))
 	billkeygin.Mount(billing, svc, billkeygin.WithBuyer(buyer))
-	billkeygin.MountWebhook(router, demo.WebhookPath, svc) // outside the login group
+	admin := router.Group(demo.AdminAPIPrefix, requireStaff(app))
+	billkeygin.MountAdmin(admin, svc, billkeygin.WithOperator(operator))
+	billkeygin.MountCallbacks(router, demo.CallbackPrefix, svc) // webhook and mobile return: outside the login group
 
 	// Pages, and the fake iamport in the sandbox. Gin presets 404 for NoRoute handlers;
 	// start from 200 so handlers that write without WriteHeader answer 200.
@@ -68,10 +95,6 @@ func wire(app *demo.App) (demo.Server, error) {
 		pages.ServeHTTP(c.Writer, c.Request)
 	})
 
-	srv := &http.Server{
-		Handler:           router,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
+	srv := app.HTTPServer(router) // read, write and idle timeouts: demo.DefaultTimeouts
 	return demo.Server{Serve: srv.Serve, Shutdown: srv.Shutdown}, nil
 }

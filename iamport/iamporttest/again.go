@@ -3,11 +3,9 @@ package iamporttest
 import (
 	"net/http"
 	"slices"
-
-	"github.com/billkey/billkey/iamport"
 )
 
-// Messages iamport answers with (FACTS §13).
+// Messages iamport answers with.
 const (
 	msgUnknownCustomer  = "등록되지 않은 구매자입니다."
 	msgDuplicateOrder   = "이미 주문이 이루어진 건입니다. (동일한 merchant_uid로 결제 또는 취소된 기록이 있습니다)"
@@ -149,13 +147,14 @@ func (f *Fake) handleAgain(a *apiRequest) apiReply {
 		f.mu.Unlock()
 		return failReply(http.StatusOK, -1, msgDuplicateOrder)
 	}
-	rec := f.chargeLocked(cust, c, iamport.UsagePayment, a.base)
-	p := clonePayment(rec.p)
+	rec := f.chargeLocked(cust, c, usagePayment, a.base)
+	p := f.answerLocked(rec)
 	var notes []hookNote
-	if p.Status == iamport.StatusPaid {
-		notes = append(notes, f.noteLocked(rec, string(iamport.StatusPaid), ""))
+	if p.Status == statusPaid {
+		notes = append(notes, f.noteLocked(rec, statusPaid, ""))
 	}
 	f.mu.Unlock()
+	f.changed()
 	f.notify(notes)
 	return okReply(p)
 }
@@ -163,46 +162,47 @@ func (f *Fake) handleAgain(a *apiRequest) apiReply {
 // chargeLocked charges a key: it records a paid payment, or a failed one when the test card
 // declines.
 func (f *Fake) chargeLocked(cust *custRec, c chargeSpec, usage, base string) *payRec {
-	now := f.now.Unix()
-	cardType := 0
-	p := iamport.Payment{
-		ImpUID:           f.newImpUIDLocked(),
-		MerchantUID:      c.merchantUID,
-		PayMethod:        "card",
-		Channel:          "api",
-		PGProvider:       cust.c.PGProvider,
-		PGID:             cust.c.PGID,
-		PGTID:            randomDigits(14),
-		Sandbox:          f.sandbox,
-		CardCode:         cust.c.CardCode,
-		CardName:         cust.c.CardName,
-		CardNumber:       cust.c.CardNumber,
-		CardType:         &cardType,
-		CardQuota:        c.cardQuota,
-		Name:             c.name,
-		Amount:           c.amount,
-		Currency:         c.currency,
-		BuyerName:        c.buyerName,
-		BuyerEmail:       c.buyerEmail,
-		BuyerTel:         c.buyerTel,
-		BuyerAddr:        c.buyerAddr,
-		BuyerPostcode:    c.buyerPostcode,
-		CustomData:       c.customData,
-		StartedAt:        iamport.Timestamp(now),
-		CancelHistory:    []iamport.Cancel{},
-		CustomerUID:      cust.c.CustomerUID,
-		CustomerUIDUsage: usage,
+	now := f.unixLocked()
+	p := payment{
+		ImpUID:            f.newImpUIDLocked(),
+		MerchantUID:       c.merchantUID,
+		PayMethod:         "card",
+		Channel:           "api",
+		PGProvider:        nstr(cust.c.PGProvider),
+		PGID:              nstr(cust.c.PGID),
+		PGTID:             nstr(randomDigits(14)),
+		CardCode:          cust.c.CardCode,
+		CardName:          nstr(cust.c.CardName),
+		CardNumber:        cust.c.CardNumber,
+		CardType:          copyInt(cust.c.CardType),
+		CardQuota:         c.cardQuota,
+		Name:              nstr(c.name),
+		Amount:            won{v: c.amount},
+		Currency:          c.currency,
+		BuyerName:         nstr(c.buyerName),
+		BuyerEmail:        nstr(c.buyerEmail),
+		BuyerTel:          nstr(c.buyerTel),
+		BuyerAddr:         nstr(c.buyerAddr),
+		BuyerPostcode:     nstr(c.buyerPostcode),
+		CustomData:        nstr(c.customData),
+		UserAgent:         userAgentAPI,
+		StartedAt:         now,
+		CancelHistory:     []cancelEntry{},
+		DepositHistory:    []vbankDeposit{},
+		CancelReceiptURLs: []string{},
+		CustomerUID:       nstr(cust.c.CustomerUID),
+		CustomerUIDUsage:  nstr(usage),
 	}
 	if cust.card.pays(cust.charges) {
 		cust.charges++
-		p.Status = iamport.StatusPaid
-		p.PaidAt = iamport.Timestamp(now)
-		p.ApplyNum = randomDigits(8)
-		p.ReceiptURL = receiptURL(base, p.ImpUID)
+		p.Status = statusPaid
+		p.PaidAt = now
+		p.ApplyNum = nstr(randomDigits(8))
+		p.ReceiptURL = nstr(receiptURL(base, p.ImpUID))
 	} else {
-		p.Status = iamport.StatusFailed
-		p.FailedAt = iamport.Timestamp(now)
+		p.Status = statusFailed
+		p.FailedAt = now
 		p.FailReason = FailReasonDeclined
 	}
-	return f.storeLocked(p, c.noticeURL)
+	return f.storeLocked(p, c.noticeURL, cust.sandbox)
 }

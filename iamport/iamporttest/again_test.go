@@ -43,7 +43,7 @@ func TestAgainPays(t *testing.T) {
 	assert.Equal(t, "card", p.PayMethod)
 	assert.Equal(t, "api", p.Channel)
 	assert.Equal(t, "kcp_billing", p.PGProvider)
-	assert.Equal(t, "T0000", p.PGID)
+	assert.Equal(t, LiveSiteCode, p.PGID)
 	assert.Equal(t, "cust_1", p.CustomerUID)
 	assert.Equal(t, iamport.UsagePayment, p.CustomerUIDUsage)
 	assert.Equal(t, "411111******1111", p.CardNumber)
@@ -55,7 +55,7 @@ func TestAgainPays(t *testing.T) {
 	assert.Equal(t, e.srv.URL+"/receipts/"+p.ImpUID, p.ReceiptURL)
 	assert.Equal(t, `{"plan":"basic"}`, p.CustomData)
 	assert.Equal(t, "홍길동", p.BuyerName)
-	assert.False(t, p.Sandbox)
+	assert.Equal(t, boolPtr(false), p.Sandbox)
 	assert.NotNil(t, p.CancelHistory)
 
 	stored, ok := e.srv.Payment(p.ImpUID)
@@ -304,4 +304,25 @@ func TestAgainConcurrentSameMerchantUID(t *testing.T) {
 	assert.Equal(t, 1, paid)
 	assert.Len(t, e.srv.PaymentsByMerchantUID("order_race"), 1)
 	assert.Equal(t, 32, e.srv.Count(EPAgain))
+}
+
+// The fake tells how many again requests for one merchant_uid overlapped.
+func TestMaxConcurrentAgain(t *testing.T) {
+	e := newAPIEnv(t)
+	e.login()
+	e.issue("c1", CardOK)
+	e.again("c1", "solo", 1000)
+	e.again("c1", "solo", 1000) // refused as a duplicate, but after the first ended
+	assert.Equal(t, map[string]int{"solo": 1}, e.srv.MaxConcurrentAgain())
+
+	// Two at once: the first is held by a latency fault until the second has arrived.
+	e.srv.Inject(EPAgain, Fault{Latency: 10 * time.Second})
+	done := make(chan apiResp, 1)
+	go func() { done <- e.again("c1", "pair", 1000) }()
+	require.Eventually(t, func() bool { return e.srv.MaxConcurrentAgain()["pair"] == 1 }, 10*time.Second, time.Millisecond)
+	e.again("c1", "pair", 1000)
+	assert.Equal(t, 2, e.srv.MaxConcurrentAgain()["pair"])
+	e.srv.Close() // releases the held request
+	<-done
+	assert.Equal(t, 1, e.srv.MaxConcurrentAgain()["solo"])
 }

@@ -23,9 +23,9 @@ func (f *Fake) handleGetCustomer(a *apiRequest) apiReply {
 	uid := a.ids[0]
 	f.mu.Lock()
 	rec, found := f.customers[uid]
-	var c any
+	var c customer
 	if found {
-		c = cloneCustomer(rec.c)
+		c = f.answerCustomerLocked(rec)
 	}
 	f.mu.Unlock()
 	if !found {
@@ -41,14 +41,15 @@ func (f *Fake) handleDeleteCustomer(a *apiRequest) apiReply {
 	uid := a.ids[0]
 	f.mu.Lock()
 	rec, found := f.customers[uid]
-	var c any
+	var c customer
 	if found {
-		c = cloneCustomer(rec.c)
+		c = f.answerCustomerLocked(rec)
 		delete(f.customers, uid)
 	}
 	f.mu.Unlock()
 	if !found {
 		return f.customerNotFound(uid)
 	}
+	f.changed()
 	return okReply(c)
 }

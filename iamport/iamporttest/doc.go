@@ -14,7 +14,12 @@
 //
 // # Endpoints
 //
-// Every answer is iamport's envelope {code, message, response}:
+// Every answer is iamport's envelope {code, message, response}. The fake keeps and writes
+// its records in its own types, key for key as iamport's V1 specification defines them
+// (PaymentAnnotation and the rest): every key a real answer carries, with null or 0 where
+// a real answer leaves a value empty, and nothing borrowed from package iamport's struct
+// tags, so a client that reads a field under the wrong name fails against it. The
+// endpoints:
 //
 //	POST   /users/getToken                              JSON or form; 401 for bad key/secret
 //	POST   /subscribe/payments/again                    JSON, urlencoded or multipart form
@@ -46,11 +51,28 @@
 // merchant_uid can be used again. A merchant_uid with a paid or cancelled payment is
 // refused with code -1.
 //
+// # Channel
+//
+// Payments and keys carry sandbox false, or true with WithSandbox (then GET
+// /payments/{imp_uid} hides them without include_sandbox=true). WithoutSandboxField leaves
+// the sandbox key out of every answer, as real answers captured from 2022 to 2024 do. The
+// pg_id is KCP's test site code T0000 for a sandbox fake and LiveSiteCode otherwise
+// (WithPGID; "kcp_billing.{site}" in request_pay wins).
+//
 // # Clock and schedules
 //
-// The fake clock starts at the real time (WithClock) and moves only with Advance, which
-// also runs the scheduled payments that became due (customer_uid_usage
-// "payment.scheduled"; notified whether paid or failed).
+// By default the fake clock starts at the real time (WithClock) and moves only with
+// Advance, which also runs the scheduled payments that became due (customer_uid_usage
+// "payment.scheduled"; notified whether paid or failed). WithRealClock makes it follow the
+// wall clock instead, plus an offset that Advance grows; schedules then also run when they
+// come due, at the next API call.
+//
+// # Persistence
+//
+// WithStateFile keeps keys (with their test cards and charge counts), payments,
+// schedules, counters and the clock in a file, rewritten atomically after every change,
+// and loads it at New: a restarted fake knows what it knew. NewWithState reports an
+// unreadable file as an error; StateError the last failed write.
 //
 // # Test cards
 //
@@ -79,17 +101,22 @@
 //
 // # State
 //
-// Payment, PaymentsByMerchantUID, Customer and Schedule read the fake's state; PutPayment
-// stores a payment as given (to make the fake answer mismatches); DeleteCustomerKey drops
-// a key as the console would; CancelFromConsole cancels and notifies. Close (Server.Close
-// for a listening fake) stops webhook delivery so no goroutine outlives the test.
+// Payment, PaymentsByMerchantUID, Customer and Schedule read the fake's state as the API
+// answers it; PutPayment and PutCustomer store records as given (to make the fake answer
+// mismatches); SetAmountJSON makes a payment's amount a number that is not whole;
+// DeleteCustomerKey drops a key as the console would; CancelFromConsole cancels and
+// notifies. Close (Server.Close for a listening fake) stops webhook delivery so no
+// goroutine outlives the test.
 //
 // # Faults and counters
 //
 // Inject queues Faults for the next calls of an endpoint, one per call: Latency; Status
-// (an HTTP 5xx, nothing done); Code (a non-zero code, nothing done); DropBefore (connection
-// closed, nothing done); DropAfter (done, then the connection closed unanswered); Truncate
-// (done, then half the body and the connection closed); Stall (done, then the answer held
-// until the client gives up or the stall ends). Count and Calls tell how many calls each
-// endpoint got; Server.Connections how many TCP connections were opened.
+// (an HTTP 5xx, nothing done); Code (a non-zero code with Message, nothing done: e.g. -1
+// for a refusal of again that charged nothing); DropBefore (connection closed, nothing
+// done); DropAfter (done, then the connection closed unanswered); Truncate (done, then
+// half the body and the connection closed); Stall (done, then the answer held until the
+// client gives up or the stall ends); AmountJSON (done, and the payment answered with an
+// amount that is not whole). WithLatency delays every call. Count and Calls tell how many
+// calls each endpoint got; MaxConcurrentAgain how many again requests for one
+// merchant_uid overlapped; Server.Connections how many TCP connections were opened.
 package iamporttest

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -96,4 +98,31 @@ func ExampleFake_Handler() {
 	// expires in: 1800
 	// code: 0 status: failed reason: [8012] 잔액부족 또는 한도초과로 승인이 거절되었습니다.
 	// after expiry: -1 Unauthorized
+}
+
+// A sandbox that survives restarts: the second fake knows the key the first one issued.
+func ExampleWithStateFile() {
+	dir, err := os.MkdirTemp("", "fake-state-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "shop.db.fake.json")
+
+	first, err := iamporttest.NewWithState(iamporttest.WithStateFile(path), iamporttest.WithRealClock())
+	if err != nil {
+		panic(err) // an unreadable state file
+	}
+	_, _ = first.IssueBillingKey(iamporttest.IssueRequest{PG: "kcp_billing", MerchantUID: "reg_1", CustomerUID: "cust_1", CardNumber: iamporttest.CardOK})
+	first.Close()
+
+	second, err := iamporttest.NewWithState(iamporttest.WithStateFile(path), iamporttest.WithRealClock())
+	if err != nil {
+		panic(err)
+	}
+	defer second.Close()
+	key, ok := second.Customer("cust_1")
+	fmt.Println(ok, key.CardNumber)
+	// Output:
+	// true 411111******1111
 }

@@ -8,7 +8,8 @@ import (
 
 // Fault is one scripted misbehaviour for the next call of an endpoint. Fields combine:
 // Latency applies first, then at most one of DropBefore, Status, Code (which do not act),
-// or DropAfter, Truncate, Stall (which act first).
+// or DropAfter, Truncate, Stall (which act first). Code with Message answers a refusal
+// such as again's code -1 (nothing charged) or any other code iamport may send.
 type Fault struct {
 	Latency    time.Duration // wait before handling (honours the request context)
 	Status     int           // answer this HTTP status (5xx) with an error envelope, without acting
@@ -18,6 +19,10 @@ type Fault struct {
 	DropAfter  bool          // do the work (record the payment), then close the connection unanswered
 	Truncate   bool          // do the work, then send only part of the body and close
 	Stall      time.Duration // do the work, then hold the answer this long (or until the client goes)
+	// AmountJSON, a JSON number such as "9900.5", is stored as the written amount of the
+	// payment the call answers with (again, a lookup by imp_uid or merchant_uid, cancel),
+	// as SetAmountJSON does: this answer and every later one show it.
+	AmountJSON string
 }
 
 // Call is one request the fake served. Endpoint is "" for a path the fake does not serve.
@@ -77,7 +82,7 @@ func (f *Fake) arrive(ep Endpoint, r *http.Request) (int, Fault) {
 			}
 		}
 	}
-	f.calls = append(f.calls, Call{Endpoint: ep, Method: r.Method, Path: r.URL.Path, At: f.now})
+	f.calls = append(f.calls, Call{Endpoint: ep, Method: r.Method, Path: r.URL.Path, At: f.nowLocked()})
 	return len(f.calls) - 1, ft
 }
 

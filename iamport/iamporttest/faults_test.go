@@ -243,3 +243,23 @@ func TestFaultLatencyAfterClose(t *testing.T) {
 	tok := e.login()
 	assert.NotEmpty(t, tok.AccessToken, "a closed fake skips the wait and still answers")
 }
+
+// WithLatency holds every API call: a caller that gives up first gets no answer, and
+// nothing was done.
+func TestWithLatency(t *testing.T) {
+	e := newAPIEnv(t, WithLatency(time.Hour))
+	_, err := e.srv.IssueBillingKey(IssueRequest{PG: "kcp_billing", MerchantUID: "i1", CustomerUID: "c1", CardNumber: CardOK})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, _, err = rawAgain(t, ctx, e.srv.URL, "any", "o1")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Empty(t, e.srv.PaymentsByMerchantUID("o1"))
+	assert.Equal(t, 1, e.srv.Count(EPAgain), "it arrived")
+
+	// Without latency the same call is answered (here: 401, no token).
+	e = newAPIEnv(t, WithLatency(0))
+	resp, _, err := rawAgain(t, context.Background(), e.srv.URL, "any", "o1")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+}

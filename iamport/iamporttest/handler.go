@@ -27,6 +27,39 @@ type apiEnvelope struct {
 
 func okReply(resp any) apiReply { return apiReply{status: http.StatusOK, response: resp} }
 
+// applyAmountJSON stores amount as the written amount of the payment rp answers with
+// (Fault.AmountJSON) and returns the answer showing it.
+func (f *Fake) applyAmountJSON(rp apiReply, amount string) apiReply {
+	p, ok := rp.response.(payment)
+	if !ok || !validAmountJSON(amount) {
+		return rp
+	}
+	f.mu.Lock()
+	if rec, found := f.byImpUID[p.ImpUID]; found {
+		rec.p.Amount.text = amount
+	}
+	f.mu.Unlock()
+	f.changed()
+	p.Amount.text = amount
+	rp.response = p
+	return rp
+}
+
+// runDueOnRealClock runs the schedules that came due as real time passed.
+func (f *Fake) runDueOnRealClock() {
+	f.mu.Lock()
+	if !f.clock.real {
+		f.mu.Unlock()
+		return
+	}
+	notes, ran := f.runDueSchedulesLocked()
+	f.mu.Unlock()
+	if ran > 0 {
+		f.changed()
+		f.notify(notes)
+	}
+}
+
 func failReply(status, code int, msg string) apiReply {
 	return apiReply{status: status, code: code, message: msg}
 }
@@ -57,10 +90,11 @@ func (rp apiReply) encode() []byte {
 
 // apiRequest is what an endpoint handler gets.
 type apiRequest struct {
-	r    *http.Request
-	ids  []string // path parameters
-	body bodyParams
-	base string // absolute base URL of the fake as the client reached it, or ""
+	r       *http.Request
+	ids     []string // path parameters
+	body    bodyParams
+	bodyErr error  // why the body could not be read (answered after authentication)
+	base    string // absolute base URL of the fake as the client reached it, or ""
 }
 
 type handlerFunc func(f *Fake, a *apiRequest) apiReply
@@ -80,6 +114,10 @@ func (f *Fake) Handler() http.Handler { return http.HandlerFunc(f.serveHTTP) }
 
 func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	segs, okPath := splitPath(r)
+	if okPath && isClockPath(segs) {
+		f.serveClock(w, r)
+		return
+	}
 	if okPath && len(segs) >= 1 {
 		if (len(segs) == 1 && segs[0] == "iamport.js" && r.Method == http.MethodGet) ||
 			(segs[0] == "window" && (r.Method == http.MethodGet || r.Method == http.MethodPost)) {
@@ -96,16 +134,32 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if okPath {
 		rt, allowed = matchRoute(r.Method, segs)
 	}
+	f.runDueOnRealClock()
 	idx, fault := f.arrive(rt.ep, r)
 	status := 0
 	// Deferred: abortConn may end the handler by panicking with http.ErrAbortHandler.
 	defer func() { f.finish(idx, status) }()
-	f.serveAPI(w, r, rt, allowed, okPath, fault, &status)
+	a := &apiRequest{r: r, ids: rt.ids, base: requestBase(r)}
+	if rt.readBody {
+		// Read first, so an again is counted in flight for its merchant_uid from here on.
+		a.body, a.bodyErr = readParams(w, r)
+		if rt.ep == EPAgain && a.bodyErr == nil {
+			if m, err := a.body.str("merchant_uid"); err == nil && m != "" {
+				f.againStarted(m)
+				defer f.againEnded(m)
+			}
+		}
+	}
+	f.serveAPI(w, a, rt, allowed, okPath, fault, &status)
 }
 
 // serveAPI answers one API call, applying its fault, and sets *status to the HTTP status
 // written (left 0 when the connection was dropped unanswered).
-func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, rt apiRoute, allowed []string, okPath bool, ft Fault, status *int) {
+func (f *Fake) serveAPI(w http.ResponseWriter, a *apiRequest, rt apiRoute, allowed []string, okPath bool, ft Fault, status *int) {
+	r := a.r
+	if f.latency > 0 && !f.wait(r, f.latency) {
+		return
+	}
 	if ft.Latency > 0 && !f.wait(r, ft.Latency) {
 		return
 	}
@@ -130,7 +184,10 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, rt apiRoute, all
 		return
 	}
 
-	rp := f.dispatch(w, r, rt, allowed, okPath)
+	rp := f.dispatch(a, rt, allowed, okPath)
+	if ft.AmountJSON != "" {
+		rp = f.applyAmountJSON(rp, ft.AmountJSON)
+	}
 	switch {
 	case ft.DropAfter:
 		abortConn(w)
@@ -146,7 +203,8 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, rt apiRoute, all
 }
 
 // dispatch runs the endpoint: authentication, body, handler.
-func (f *Fake) dispatch(w http.ResponseWriter, r *http.Request, rt apiRoute, allowed []string, okPath bool) apiReply {
+func (f *Fake) dispatch(a *apiRequest, rt apiRoute, allowed []string, okPath bool) apiReply {
+	r := a.r
 	if !okPath {
 		return failReply(http.StatusNotFound, -1, "요청하신 경로를 찾을 수 없습니다.")
 	}
@@ -161,16 +219,11 @@ func (f *Fake) dispatch(w http.ResponseWriter, r *http.Request, rt apiRoute, all
 	if rt.auth && !f.authorized(r) {
 		return failReply(http.StatusUnauthorized, -1, "Unauthorized")
 	}
-	a := &apiRequest{r: r, ids: rt.ids, base: requestBase(r)}
-	if rt.readBody {
-		p, err := readParams(w, r)
-		switch {
-		case errors.Is(err, errTooLarge):
-			return failReply(http.StatusRequestEntityTooLarge, 1, "요청 본문이 너무 큽니다.")
-		case err != nil:
-			return failReply(http.StatusBadRequest, 1, "요청 본문을 해석할 수 없습니다.")
-		}
-		a.body = p
+	switch {
+	case errors.Is(a.bodyErr, errTooLarge):
+		return failReply(http.StatusRequestEntityTooLarge, 1, "요청 본문이 너무 큽니다.")
+	case a.bodyErr != nil:
+		return failReply(http.StatusBadRequest, 1, "요청 본문을 해석할 수 없습니다.")
 	}
 	return rt.h(f, a)
 }
@@ -295,7 +348,7 @@ func (f *Fake) authorized(r *http.Request) bool {
 	defer f.mu.Unlock()
 	return tok != "" && f.token != "" &&
 		subtle.ConstantTimeCompare([]byte(tok), []byte(f.token)) == 1 &&
-		f.now.Before(f.tokenExp)
+		f.nowLocked().Before(f.tokenExp)
 }
 
 func writeReply(w http.ResponseWriter, rp apiReply) int {

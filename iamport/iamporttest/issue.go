@@ -1,6 +1,7 @@
 package iamporttest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -28,14 +29,16 @@ type IssueRequest struct {
 	MRedirectURL  string // required when Mobile: absolute http(s) URL
 	CustomData    string
 	CardNumber    string
-	Mobile        bool // true: the result is a redirect to MRedirectURL
+	Mobile        bool   // true: the result is a redirect to MRedirectURL
+	UserAgent     string // the buyer's browser, recorded as user_agent (the window fills it in)
 }
 
 // IssueResult is what the window hands back to the merchant.
 type IssueResult struct {
-	// Rsp is the PC callback object (FACTS §10.2 fields).
+	// Rsp is the PC callback object (the fields IMP.request_pay hands its callback).
 	Rsp map[string]any
-	// RedirectURL is m_redirect_url with the §10.3 query (mobile only).
+	// RedirectURL is m_redirect_url with imp_uid, merchant_uid, imp_success and, on
+	// failure, error_code and error_msg appended to its query (mobile only).
 	RedirectURL string
 	// Payment is the issuance payment recorded (nil when refused before the PG).
 	Payment *iamport.Payment
@@ -76,84 +79,86 @@ func (f *Fake) issue(req IssueRequest, base string) *IssueResult {
 		f.mu.Unlock()
 		return issueResult(req, nil, IssueErrInvalid, rule)
 	}
-	now := iamport.Timestamp(f.now.Unix())
+	now := f.unixLocked()
 	channel := "pc"
 	if req.Mobile {
 		channel = "mobile"
 	}
+	site = cmp.Or(site, f.pgID)
 	card := parseCard(req.CardNumber)
-	p := iamport.Payment{
-		ImpUID:           f.newImpUIDLocked(),
-		MerchantUID:      req.MerchantUID,
-		PayMethod:        req.PayMethod,
-		Channel:          channel,
-		PGProvider:       "kcp_billing",
-		PGID:             site,
-		PGTID:            randomDigits(14),
-		Sandbox:          f.sandbox,
-		Name:             req.Name,
-		Amount:           req.Amount,
-		Currency:         "KRW",
-		BuyerName:        req.BuyerName,
-		BuyerEmail:       req.BuyerEmail,
-		BuyerTel:         req.BuyerTel,
-		BuyerAddr:        req.BuyerAddr,
-		BuyerPostcode:    req.BuyerPostcode,
-		CustomData:       req.CustomData,
-		StartedAt:        now,
-		CancelHistory:    []iamport.Cancel{},
-		CustomerUID:      req.CustomerUID,
-		CustomerUIDUsage: iamport.UsageIssue,
+	p := payment{
+		ImpUID:            f.newImpUIDLocked(),
+		MerchantUID:       req.MerchantUID,
+		PayMethod:         nstr(req.PayMethod),
+		Channel:           nstr(channel),
+		PGProvider:        "kcp_billing",
+		PGID:              nstr(site),
+		PGTID:             nstr(randomDigits(14)),
+		Name:              nstr(req.Name),
+		Amount:            won{v: req.Amount},
+		Currency:          "KRW",
+		BuyerName:         nstr(req.BuyerName),
+		BuyerEmail:        nstr(req.BuyerEmail),
+		BuyerTel:          nstr(req.BuyerTel),
+		BuyerAddr:         nstr(req.BuyerAddr),
+		BuyerPostcode:     nstr(req.BuyerPostcode),
+		CustomData:        nstr(req.CustomData),
+		UserAgent:         nstr(req.UserAgent),
+		StartedAt:         now,
+		CancelHistory:     []cancelEntry{},
+		DepositHistory:    []vbankDeposit{},
+		CancelReceiptURLs: []string{},
+		CustomerUID:       nstr(req.CustomerUID),
+		CustomerUIDUsage:  usageIssue,
 	}
 	if !card.issuable() {
-		p.Status = iamport.StatusFailed
+		p.Status = statusFailed
 		p.FailedAt = now
 		p.FailReason = FailReasonRefused
-		rec := f.storeLocked(p, req.NoticeURL)
-		stored := clonePayment(rec.p)
+		rec := f.storeLocked(p, req.NoticeURL, f.sandbox)
+		stored := f.answerLocked(rec).toClient()
 		f.mu.Unlock()
+		f.changed()
 		return issueResult(req, &stored, IssueErrRefused, FailReasonRefused)
 	}
-	cardType := 0
-	p.Status = iamport.StatusPaid
+	p.Status = statusPaid
 	p.PaidAt = now
-	p.ApplyNum = randomDigits(8)
-	p.CardCode, p.CardName, p.CardNumber, p.CardType = card.code, card.name, card.masked(), &cardType
-	p.ReceiptURL = receiptURL(base, p.ImpUID)
+	p.ApplyNum = nstr(randomDigits(8))
+	p.CardCode, p.CardName, p.CardNumber, p.CardType = nstr(card.code), nstr(card.name), nstr(card.masked()), intPtr(0)
+	p.ReceiptURL = nstr(receiptURL(base, p.ImpUID))
 
-	cust := iamport.Customer{
+	cust := customer{
 		CustomerUID:      req.CustomerUID,
 		PGProvider:       "kcp_billing",
 		PGID:             site,
-		Sandbox:          f.sandbox,
 		CardName:         card.name,
-		CardCode:         card.code,
-		CardNumber:       card.masked(),
-		CardType:         &cardType,
-		CustomerName:     req.BuyerName,
-		CustomerTel:      req.BuyerTel,
-		CustomerEmail:    req.BuyerEmail,
-		CustomerAddr:     req.BuyerAddr,
-		CustomerPostcode: req.BuyerPostcode,
+		CardCode:         nstr(card.code),
+		CardNumber:       nstr(card.masked()),
+		CardType:         intPtr(0),
+		CustomerName:     nstr(req.BuyerName),
+		CustomerTel:      nstr(req.BuyerTel),
+		CustomerEmail:    nstr(req.BuyerEmail),
+		CustomerAddr:     nstr(req.BuyerAddr),
+		CustomerPostcode: nstr(req.BuyerPostcode),
 		Inserted:         now,
 		Updated:          now,
 	}
 	if old, exists := f.customers[req.CustomerUID]; exists {
 		cust.Inserted = old.c.Inserted
 	}
-	f.customers[req.CustomerUID] = &custRec{c: cust, card: card}
-	rec := f.storeLocked(p, req.NoticeURL)
-	stored := clonePayment(rec.p)
-	note := f.noteLocked(rec, string(iamport.StatusPaid), "")
+	f.customers[req.CustomerUID] = &custRec{c: cust, card: card, sandbox: f.sandbox}
+	rec := f.storeLocked(p, req.NoticeURL, f.sandbox)
+	stored := f.answerLocked(rec).toClient()
+	note := f.noteLocked(rec, statusPaid, "")
 	f.mu.Unlock()
+	f.changed()
 	f.notify([]hookNote{note})
 	return issueResult(req, &stored, "", "")
 }
 
 // checkIssueRules enforces the kcp_billing rules of the window and returns the PG site code
-// (pg_id) or the message of the first broken rule.
+// named in pg ("" for plain kcp_billing) or the message of the first broken rule.
 func checkIssueRules(req IssueRequest) (site, rule string) {
-	site = "T0000"
 	switch pg, sub, hasSub := strings.Cut(req.PG, "."); {
 	case pg != "kcp_billing":
 		return "", "kcp_billing 결제창에는 pg 파라미터로 kcp_billing 을 지정해야 합니다."
@@ -265,7 +270,7 @@ func customDataValue(s string) any {
 	return s
 }
 
-// redirectWithResult appends the §10.3 query to m_redirect_url, keeping its own query.
+// redirectWithResult appends the result query to m_redirect_url, keeping its own query.
 func redirectWithResult(mRedirect, merchantUID string, p *iamport.Payment, errCode, errMsg string) string {
 	u, err := url.Parse(mRedirect)
 	if err != nil || !validMRedirect(mRedirect) {

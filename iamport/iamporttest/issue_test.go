@@ -199,7 +199,7 @@ func TestIssueBillingKeyRules(t *testing.T) {
 		require.NoError(t, err)
 		require.NotNil(t, res.Payment)
 		assert.Equal(t, "card", res.Payment.PayMethod)
-		assert.Equal(t, "T0000", res.Payment.PGID)
+		assert.Equal(t, LiveSiteCode, res.Payment.PGID)
 		assert.Equal(t, int64(1000), res.Payment.Amount, "the displayed amount")
 		assert.Equal(t, int64(1000), res.Rsp["paid_amount"])
 	})

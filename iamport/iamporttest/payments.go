@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/billkey/billkey/iamport"
 )
 
 // handleGetPayment serves GET /payments/{imp_uid}?include_sandbox=: sandbox payments are
@@ -25,22 +23,23 @@ func (f *Fake) handleGetPayment(a *apiRequest) apiReply {
 	}
 	f.mu.Lock()
 	rec, found := f.byImpUID[a.ids[0]]
-	var p iamport.Payment
+	var p payment
+	hidden := false
 	if found {
-		p = clonePayment(rec.p)
+		p, hidden = f.answerLocked(rec), rec.sandbox && !includeSandbox
 	}
 	f.mu.Unlock()
-	if !found || (p.Sandbox && !includeSandbox) {
+	if !found || hidden {
 		return failReply(http.StatusNotFound, -1, msgPaymentNotFound)
 	}
 	return okReply(p)
 }
 
 // sortKeys are the accepted sorting values and the field each sorts on.
-var sortKeys = map[string]func(*payRec) iamport.Timestamp{
-	"started": func(r *payRec) iamport.Timestamp { return r.p.StartedAt },
-	"paid":    func(r *payRec) iamport.Timestamp { return r.p.PaidAt },
-	"updated": func(r *payRec) iamport.Timestamp { return r.updated },
+var sortKeys = map[string]func(*payRec) int64{
+	"started": func(r *payRec) int64 { return r.p.StartedAt },
+	"paid":    func(r *payRec) int64 { return r.p.PaidAt },
+	"updated": func(r *payRec) int64 { return r.updated },
 }
 
 // matchPayments returns the payments with merchantUID (and status, if set) sorted by
@@ -61,7 +60,7 @@ func (f *Fake) matchPaymentsLocked(merchantUID, status, sorting string) ([]*payR
 	}
 	var out []*payRec
 	for _, rec := range f.byMerchant[merchantUID] {
-		if status == "" || string(rec.p.Status) == status {
+		if status == "" || rec.p.Status == status {
 			out = append(out, rec)
 		}
 	}
@@ -76,8 +75,8 @@ func (f *Fake) matchPaymentsLocked(merchantUID, status, sorting string) ([]*payR
 }
 
 func validStatus(s string) bool {
-	switch iamport.PaymentStatus(s) {
-	case iamport.StatusReady, iamport.StatusPaid, iamport.StatusFailed, iamport.StatusCancelled:
+	switch s {
+	case statusReady, statusPaid, statusFailed, statusCancelled:
 		return true
 	}
 	return false
@@ -92,9 +91,9 @@ func (f *Fake) handleFind(a *apiRequest) apiReply {
 	}
 	f.mu.Lock()
 	list, bad := f.matchPaymentsLocked(a.ids[0], status, a.r.URL.Query().Get("sorting"))
-	var p iamport.Payment
+	var p payment
 	if len(list) > 0 {
-		p = clonePayment(list[0].p)
+		p = f.answerLocked(list[0])
 	}
 	f.mu.Unlock()
 	if bad != nil {
@@ -131,14 +130,14 @@ func (f *Fake) handleFindAll(a *apiRequest) apiReply {
 	f.mu.Lock()
 	list, bad := f.matchPaymentsLocked(a.ids[0], status, q.Get("sorting"))
 	total := len(list)
-	out := iamport.PaymentPage{Total: total, List: []iamport.Payment{}}
+	out := paymentPage{Total: total, List: []payment{}}
 	start := total // pages past the end are empty (and huge page numbers cannot overflow)
 	if page-1 <= total/limit {
 		start = min((page-1)*limit, total)
 	}
 	end := min(start+limit, total)
 	for _, rec := range list[start:end] {
-		out.List = append(out.List, clonePayment(rec.p))
+		out.List = append(out.List, f.answerLocked(rec))
 	}
 	f.mu.Unlock()
 	if bad != nil {
@@ -217,52 +216,64 @@ func (f *Fake) handleCancel(a *apiRequest) apiReply {
 	c, err := f.cancelLocked(rec, amount, checksum, reason, a.base)
 	if err != nil {
 		f.mu.Unlock()
-		return failReply(http.StatusOK, 1, err.Error())
+		return failReply(http.StatusOK, 1, err.Error()+".")
 	}
-	out := clonePayment(rec.p)
+	out := f.answerLocked(rec)
 	var notes []hookNote
 	if webhook {
-		notes = append(notes, f.noteLocked(rec, string(iamport.StatusCancelled), c.CancellationID))
+		notes = append(notes, f.noteLocked(rec, statusCancelled, c.CancellationID))
 	}
 	f.mu.Unlock()
+	f.changed()
 	f.notify(notes)
 	return okReply(out)
 }
 
 // cancellable reports whether p has a balance to cancel.
-func cancellable(p iamport.Payment) bool {
-	return (p.Status == iamport.StatusPaid || p.Status == iamport.StatusCancelled) && p.Amount-p.CancelAmount > 0
+func cancellable(p payment) bool {
+	return (p.Status == statusPaid || p.Status == statusCancelled) && p.Amount.v-p.CancelAmount > 0
+}
+
+// Refusals of a cancellation beyond "nothing to cancel", worded as iamport does.
+func errChecksum(checksum, balance int64) error {
+	return fmt.Errorf("요청하신 checksum(%d)이 취소가능잔액(%d)과 일치하지 않습니다", checksum, balance)
+}
+
+func errOverBalance(amount, balance int64) error {
+	return fmt.Errorf("취소요청금액(%d)이 취소가능잔액(%d)보다 큽니다", amount, balance)
 }
 
 // cancelLocked cancels amount (0 = the whole balance) of rec after checking checksum.
-func (f *Fake) cancelLocked(rec *payRec, amount int64, checksum *int64, reason, base string) (iamport.Cancel, error) {
+func (f *Fake) cancelLocked(rec *payRec, amount int64, checksum *int64, reason, base string) (cancelEntry, error) {
 	if !cancellable(rec.p) {
-		return iamport.Cancel{}, errors.New(msgNothingToCancel)
+		return cancelEntry{}, errors.New(strings.TrimSuffix(msgNothingToCancel, "."))
 	}
-	balance := rec.p.Amount - rec.p.CancelAmount
+	balance := rec.p.Amount.v - rec.p.CancelAmount
 	if checksum != nil && *checksum != balance {
-		return iamport.Cancel{}, fmt.Errorf("요청하신 checksum(%d)이 취소가능잔액(%d)과 일치하지 않습니다.", *checksum, balance)
+		return cancelEntry{}, errChecksum(*checksum, balance)
 	}
 	if amount == 0 {
 		amount = balance
 	}
 	if amount < 0 || amount > balance {
-		return iamport.Cancel{}, fmt.Errorf("취소요청금액(%d)이 취소가능잔액(%d)보다 큽니다.", amount, balance)
+		return cancelEntry{}, errOverBalance(amount, balance)
 	}
-	now := iamport.Timestamp(f.now.Unix())
-	c := iamport.Cancel{
+	now := f.unixLocked()
+	receipt := receiptURL(base, rec.p.ImpUID)
+	c := cancelEntry{
 		PGTID:          rec.p.PGTID,
 		Amount:         amount,
 		CancelledAt:    now,
 		Reason:         reason,
 		CancellationID: randomAlnum(20),
-		ReceiptURL:     receiptURL(base, rec.p.ImpUID),
+		ReceiptURL:     nstr(receipt),
 	}
 	rec.p.CancelHistory = append(rec.p.CancelHistory, c)
+	rec.p.CancelReceiptURLs = append(rec.p.CancelReceiptURLs, receipt)
 	rec.p.CancelAmount += amount
-	rec.p.Status = iamport.StatusCancelled
+	rec.p.Status = statusCancelled
 	rec.p.CancelledAt = now
-	rec.p.CancelReason = reason
+	rec.p.CancelReason = nstr(reason)
 	rec.updated = now
 	return c, nil
 }

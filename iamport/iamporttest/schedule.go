@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"net/http"
 	"slices"
-
-	"github.com/billkey/billkey/iamport"
 )
 
 // handleSchedule serves POST /subscribe/payments/schedule for an existing billing key.
@@ -32,11 +30,7 @@ func (f *Fake) handleSchedule(a *apiRequest) apiReply {
 	if len(entries) == 0 {
 		return fromErr(errRequired("schedules"))
 	}
-	type entry struct {
-		c  chargeSpec
-		at int64
-	}
-	list := make([]entry, 0, len(entries))
+	list := make([]scheduleEntry, 0, len(entries))
 	seen := map[string]bool{}
 	for _, e := range entries {
 		c, err := readCharge(e)
@@ -54,21 +48,36 @@ func (f *Fake) handleSchedule(a *apiRequest) apiReply {
 			return failReply(http.StatusOK, 1, "schedules 에 중복된 merchant_uid 가 있습니다.")
 		}
 		seen[c.merchantUID] = true
-		list = append(list, entry{c, at})
+		list = append(list, scheduleEntry{c, at})
 	}
 
+	rp := f.scheduleLocked(customerUID, checking, list)
+	if rp.status == http.StatusOK && rp.code == 0 {
+		f.changed()
+	}
+	return rp
+}
+
+// scheduleEntry is one validated entry of a schedule request.
+type scheduleEntry struct {
+	c  chargeSpec
+	at int64
+}
+
+// scheduleLocked registers the entries of a schedule request under the lock.
+func (f *Fake) scheduleLocked(customerUID string, checking int64, list []scheduleEntry) apiReply {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	cust, found := f.customers[customerUID]
 	if !found {
 		return failReply(http.StatusOK, 1, msgNoCustomerInfo)
 	}
-	now := f.now.Unix()
+	now := f.unixLocked()
 	for _, e := range list {
 		if e.at < now {
 			return failReply(http.StatusOK, 1, "schedule_at 은 현재시각 이후여야 합니다.")
 		}
-		if old, ok := f.schedules[e.c.merchantUID]; ok && old.r.ScheduleStatus != iamport.ScheduleRevoked {
+		if old, ok := f.schedules[e.c.merchantUID]; ok && old.r.ScheduleStatus != scheduleRevoked {
 			return failReply(http.StatusOK, 1, "이미 결제예약된 merchant_uid 입니다.")
 		}
 		if f.merchantUIDUsedLocked(e.c.merchantUID) {
@@ -78,28 +87,28 @@ func (f *Fake) handleSchedule(a *apiRequest) apiReply {
 	if checking > 0 && !cust.card.pays(cust.charges) {
 		return failReply(http.StatusOK, -1, FailReasonDeclined)
 	}
-	out := make([]iamport.ScheduleResult, 0, len(list))
+	out := make([]schedule, 0, len(list))
 	for _, e := range list {
-		r := iamport.ScheduleResult{
+		r := schedule{
 			CustomerUID:    customerUID,
 			MerchantUID:    e.c.merchantUID,
-			PGProvider:     cust.c.PGProvider,
-			PGID:           cust.c.PGID,
-			ScheduleAt:     iamport.Timestamp(e.at),
+			PGProvider:     nstr(cust.c.PGProvider),
+			PGID:           nstr(cust.c.PGID),
+			ScheduleAt:     e.at,
 			Amount:         e.c.amount,
 			Currency:       e.c.currency,
-			Name:           e.c.name,
-			BuyerName:      cmp.Or(e.c.buyerName, cust.c.CustomerName),
-			BuyerEmail:     cmp.Or(e.c.buyerEmail, cust.c.CustomerEmail),
-			BuyerTel:       cmp.Or(e.c.buyerTel, cust.c.CustomerTel),
-			BuyerAddr:      cmp.Or(e.c.buyerAddr, cust.c.CustomerAddr),
-			BuyerPostcode:  cmp.Or(e.c.buyerPostcode, cust.c.CustomerPostcode),
-			CustomData:     e.c.customData,
-			ScheduleStatus: iamport.ScheduleScheduled,
+			Name:           nstr(e.c.name),
+			BuyerName:      nstr(cmp.Or(e.c.buyerName, string(cust.c.CustomerName))),
+			BuyerEmail:     nstr(cmp.Or(e.c.buyerEmail, string(cust.c.CustomerEmail))),
+			BuyerTel:       nstr(cmp.Or(e.c.buyerTel, string(cust.c.CustomerTel))),
+			BuyerAddr:      nstr(cmp.Or(e.c.buyerAddr, string(cust.c.CustomerAddr))),
+			BuyerPostcode:  nstr(cmp.Or(e.c.buyerPostcode, string(cust.c.CustomerPostcode))),
+			CustomData:     nstr(e.c.customData),
+			ScheduleStatus: scheduleScheduled,
 		}
 		c := e.c
-		c.buyerName, c.buyerEmail, c.buyerTel = r.BuyerName, r.BuyerEmail, r.BuyerTel
-		c.buyerAddr, c.buyerPostcode = r.BuyerAddr, r.BuyerPostcode
+		c.buyerName, c.buyerEmail, c.buyerTel = string(r.BuyerName), string(r.BuyerEmail), string(r.BuyerTel)
+		c.buyerAddr, c.buyerPostcode = string(r.BuyerAddr), string(r.BuyerPostcode)
 		f.seq++
 		f.schedules[r.MerchantUID] = &schedRec{r: r, seq: f.seq, c: c}
 		out = append(out, r)
@@ -121,11 +130,20 @@ func (f *Fake) handleUnschedule(a *apiRequest) apiReply {
 	if customerUID == "" && len(merchantUIDs) == 0 {
 		return failReply(http.StatusOK, 1, msgNothingToRevoke)
 	}
+	rp := f.unscheduleLocked(customerUID, merchantUIDs)
+	if rp.status == http.StatusOK && rp.code == 0 {
+		f.changed()
+	}
+	return rp
+}
+
+// unscheduleLocked revokes the matching schedules under the lock.
+func (f *Fake) unscheduleLocked(customerUID string, merchantUIDs []string) apiReply {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var hits []*schedRec
 	for _, rec := range f.schedules {
-		if rec.r.ScheduleStatus != iamport.ScheduleScheduled {
+		if rec.r.ScheduleStatus != scheduleScheduled {
 			continue
 		}
 		if customerUID != "" && rec.r.CustomerUID != customerUID {
@@ -140,10 +158,10 @@ func (f *Fake) handleUnschedule(a *apiRequest) apiReply {
 		return failReply(http.StatusOK, 1, msgNothingToRevoke)
 	}
 	slices.SortFunc(hits, func(x, y *schedRec) int { return cmp.Compare(x.seq, y.seq) })
-	out := make([]iamport.ScheduleResult, 0, len(hits))
+	out := make([]schedule, 0, len(hits))
 	for _, rec := range hits {
-		rec.r.ScheduleStatus = iamport.ScheduleRevoked
-		rec.r.RevokedAt = iamport.Timestamp(f.now.Unix())
+		rec.r.ScheduleStatus = scheduleRevoked
+		rec.r.RevokedAt = f.unixLocked()
 		out = append(out, rec.r)
 	}
 	return okReply(out)
@@ -153,7 +171,7 @@ func (f *Fake) handleUnschedule(a *apiRequest) apiReply {
 func (f *Fake) handleGetSchedule(a *apiRequest) apiReply {
 	f.mu.Lock()
 	rec, found := f.schedules[a.ids[0]]
-	var r iamport.ScheduleResult
+	var r schedule
 	if found {
 		r = rec.r
 	}
@@ -165,12 +183,13 @@ func (f *Fake) handleGetSchedule(a *apiRequest) apiReply {
 }
 
 // runDueSchedulesLocked executes every scheduled payment whose time has come, oldest
-// schedule_at first, and returns the notifications to send (paid and failed alike).
-func (f *Fake) runDueSchedulesLocked() []hookNote {
-	now := f.now.Unix()
+// schedule_at first, and returns the notifications to send (paid and failed alike) and how
+// many schedules ran.
+func (f *Fake) runDueSchedulesLocked() ([]hookNote, int) {
+	now := f.unixLocked()
 	var due []*schedRec
 	for _, rec := range f.schedules {
-		if rec.r.ScheduleStatus == iamport.ScheduleScheduled && int64(rec.r.ScheduleAt) <= now {
+		if rec.r.ScheduleStatus == scheduleScheduled && rec.r.ScheduleAt <= now {
 			due = append(due, rec)
 		}
 	}
@@ -179,23 +198,23 @@ func (f *Fake) runDueSchedulesLocked() []hookNote {
 	})
 	var notes []hookNote
 	for _, rec := range due {
-		rec.r.ScheduleStatus = iamport.ScheduleExecuted
-		rec.r.ExecutedAt = iamport.Timestamp(now)
+		rec.r.ScheduleStatus = scheduleExecuted
+		rec.r.ExecutedAt = now
 		cust, found := f.customers[rec.r.CustomerUID]
 		switch {
 		case !found:
-			rec.r.PaymentStatus = iamport.StatusFailed
+			rec.r.PaymentStatus = statusFailed
 			rec.r.FailReason = msgUnknownCustomer
 		case f.merchantUIDUsedLocked(rec.r.MerchantUID):
-			rec.r.PaymentStatus = iamport.StatusFailed
+			rec.r.PaymentStatus = statusFailed
 			rec.r.FailReason = msgDuplicateOrder
 		default:
-			pr := f.chargeLocked(cust, rec.c, iamport.UsagePaymentScheduled, f.baseURL)
-			rec.r.ImpUID = pr.p.ImpUID
-			rec.r.PaymentStatus = pr.p.Status
+			pr := f.chargeLocked(cust, rec.c, usagePaymentScheduled, f.baseURL)
+			rec.r.ImpUID = nstr(pr.p.ImpUID)
+			rec.r.PaymentStatus = nstr(pr.p.Status)
 			rec.r.FailReason = pr.p.FailReason
-			notes = append(notes, f.noteLocked(pr, string(pr.p.Status), ""))
+			notes = append(notes, f.noteLocked(pr, pr.p.Status, ""))
 		}
 	}
-	return notes
+	return notes, len(due)
 }

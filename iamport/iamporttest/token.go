@@ -4,8 +4,6 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"time"
-
-	"github.com/billkey/billkey/iamport"
 )
 
 // handleGetToken serves POST /users/getToken: the same token until it expires, extended by
@@ -22,7 +20,7 @@ func (f *Fake) handleGetToken(a *apiRequest) apiReply {
 		subtle.ConstantTimeCompare([]byte(secret), []byte(f.secret)) != 1 {
 		return failReply(http.StatusUnauthorized, -1, "imp_key, imp_secret 인증에 실패하였습니다.")
 	}
-	now := f.now
+	now := f.nowLocked()
 	if f.token != "" && now.Before(f.tokenExp) {
 		if f.tokenExp.Sub(now) <= time.Minute {
 			f.tokenExp = f.tokenExp.Add(5 * time.Minute)
@@ -31,9 +29,9 @@ func (f *Fake) handleGetToken(a *apiRequest) apiReply {
 		f.token = randomHex(40)
 		f.tokenExp = now.Add(f.tokenLifetime)
 	}
-	return okReply(iamport.Token{
+	return okReply(authToken{
 		AccessToken: f.token,
-		ExpiredAt:   iamport.Timestamp(f.tokenExp.Unix()),
-		Now:         iamport.Timestamp(now.Unix()),
+		ExpiredAt:   f.tokenExp.Unix(),
+		Now:         now.Unix(),
 	})
 }

@@ -340,6 +340,7 @@ func (f *Fake) windowSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	req := sess.req
 	req.CardNumber = number
+	req.UserAgent = r.UserAgent()
 	// The same work as IssueBillingKey, with receipt URLs under the base this request came in on.
 	res := f.issue(req, requestBase(r))
 	out := &windowOutcome{rsp: res.Rsp, redirect: res.RedirectURL}
@@ -419,6 +420,7 @@ func (f *Fake) renderWindow(w http.ResponseWriter, status int, sess *windowSessi
 		Birth:          card.Birth,
 		Errors:         errs,
 		FormError:      formErr,
+		Messages:       cardMessagesJSON,
 		Cards:          TestCards(),
 	})
 }
@@ -458,6 +460,7 @@ type windowPage struct {
 	Birth          string
 	Errors         map[string]string
 	FormError      string
+	Messages       string // cardMessages as JSON, for window.js
 	Cards          []TestCard
 }
 
@@ -667,6 +670,32 @@ type cardForm struct {
 	pwd    string
 }
 
+// cardMessages are the card form's messages, Korean then English on a second line. They
+// are written once, here: the page hands them to window.js for the checks it repeats on
+// blur. Each line fits the narrowest window, since the message line has a fixed height (a
+// message that wraps further would be cut off, and one that changed the layout would move
+// the Register button under the pointer).
+var cardMessages = map[string]string{
+	"number_required": "카드번호를 입력하세요.\nEnter the card number.",
+	"number_digits":   "카드번호는 숫자만 입력하세요.\nDigits only.",
+	"number_length":   "카드번호는 13~19자리입니다.\n13 to 19 digits.",
+	"expiry_required": "유효기간을 입력하세요.\nEnter the expiry date.",
+	"expiry_format":   "유효기간은 MM/YY 형식입니다.\nUse MM/YY.",
+	"expiry_past":     "유효기간이 지난 카드입니다.\nThe card has expired.",
+	"birth_format":    "생년월일 6자리 또는 사업자번호 10자리\nYYMMDD, or a 10-digit business no.",
+	"birth_date":      "생년월일이 올바르지 않습니다.\nNot a valid date (YYMMDD).",
+	"pwd_format":      "비밀번호 앞 2자리를 입력하세요.\nFirst 2 digits of the card PIN.",
+}
+
+// cardMessagesJSON is cardMessages for the page's data-messages attribute.
+var cardMessagesJSON = func() string {
+	b, err := json.Marshal(cardMessages)
+	if err != nil {
+		panic("iamporttest: encoding the card form's messages: " + err.Error())
+	}
+	return string(b)
+}()
+
 // validate checks the typed card and returns the card number as digits, or messages by
 // field ("number", "expiry", "birth", "pwd").
 func (c cardForm) validate(now time.Time) (string, map[string]string) {
@@ -674,36 +703,36 @@ func (c cardForm) validate(now time.Time) (string, map[string]string) {
 	number := strings.NewReplacer(" ", "", "-", "").Replace(c.Number)
 	switch {
 	case number == "":
-		errs["number"] = "카드번호를 입력하세요. / Enter the card number."
+		errs["number"] = cardMessages["number_required"]
 	case !digitsRe.MatchString(number):
-		errs["number"] = "카드번호는 숫자만 입력하세요. / Digits only."
+		errs["number"] = cardMessages["number_digits"]
 	case len(number) < 13 || len(number) > 19:
-		errs["number"] = "카드번호는 13~19자리입니다. / 13 to 19 digits."
+		errs["number"] = cardMessages["number_length"]
 	}
 	if m := expiryRe.FindStringSubmatch(c.Expiry); c.Expiry == "" {
-		errs["expiry"] = "유효기간을 입력하세요. / Enter the expiry date."
+		errs["expiry"] = cardMessages["expiry_required"]
 	} else if m == nil {
-		errs["expiry"] = "유효기간은 MM/YY 형식입니다. / Use MM/YY."
+		errs["expiry"] = cardMessages["expiry_format"]
 	} else {
 		mm, _ := strconv.Atoi(m[1])
 		yy, _ := strconv.Atoi(m[2])
 		if mm < 1 || mm > 12 {
-			errs["expiry"] = "유효기간은 MM/YY 형식입니다. / Use MM/YY."
+			errs["expiry"] = cardMessages["expiry_format"]
 		} else if y := 2000 + yy; y < now.Year() || (y == now.Year() && time.Month(mm) < now.Month()) {
-			errs["expiry"] = "유효기간이 지난 카드입니다. / The card has expired."
+			errs["expiry"] = cardMessages["expiry_past"]
 		}
 	}
 	if !digitsRe.MatchString(c.Birth) || (len(c.Birth) != 6 && len(c.Birth) != 10) {
-		errs["birth"] = "생년월일 6자리(YYMMDD) 또는 사업자번호 10자리를 입력하세요. / 6-digit birth date (YYMMDD) or 10-digit business number."
+		errs["birth"] = cardMessages["birth_format"]
 	} else if len(c.Birth) == 6 {
 		mm, _ := strconv.Atoi(c.Birth[2:4])
 		dd, _ := strconv.Atoi(c.Birth[4:6])
 		if mm < 1 || mm > 12 || dd < 1 || dd > 31 {
-			errs["birth"] = "생년월일이 올바르지 않습니다. / Not a valid date (YYMMDD)."
+			errs["birth"] = cardMessages["birth_date"]
 		}
 	}
 	if len(c.pwd) != 2 || !digitsRe.MatchString(c.pwd) {
-		errs["pwd"] = "비밀번호 앞 2자리를 입력하세요. / First 2 digits of the card PIN."
+		errs["pwd"] = cardMessages["pwd_format"]
 	}
 	if len(errs) > 0 {
 		return "", errs

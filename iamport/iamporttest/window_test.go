@@ -596,3 +596,30 @@ func ExampleTestCards() {
 	// 4000-0000-0000-0069  발급 성공, 모든 결제 거절 / issued; every charge is declined (code 0, status failed)
 	// 4000-0000-0000-03NN  발급 성공, 처음 NN건 승인 후 거절 / issued; the first NN charges pay, then declined (e.g. 4000-0000-0000-0302)
 }
+
+// The card form's messages are written once (cardMessages) and handed to window.js; each
+// is two lines, Korean then English, for the message line's fixed two-line height.
+func TestWindowMessages(t *testing.T) {
+	for key, msg := range cardMessages {
+		lines := strings.Split(msg, "\n")
+		require.Len(t, lines, 2, key)
+		assert.Regexp(t, `[가-힣]`, lines[0], key)
+		assert.Regexp(t, `^[ -~]+$`, lines[1], key)
+		assert.LessOrEqual(t, len([]rune(lines[0])), 24, key)
+		assert.LessOrEqual(t, len(lines[1]), 40, key)
+	}
+	e := newWindowEnv(t, "")
+	form, _ := e.openWindow(issueParams("order_msgs_1", "cust_msgs_0123456789"), "pc")
+	m := regexp.MustCompile(`data-messages="([^"]+)"`).FindStringSubmatch(form.body)
+	require.NotNil(t, m, "the form carries the messages")
+	var got map[string]string
+	require.NoError(t, json.Unmarshal([]byte(html.UnescapeString(m[1])), &got))
+	assert.Equal(t, cardMessages, got)
+	js, ok := windowStatic["/window/static/window.js"]
+	require.True(t, ok)
+	for key := range cardMessages {
+		if key != "expiry_past" && key != "birth_date" { // checked by the server only
+			assert.Contains(t, string(js.body), "messages."+key, "window.js uses %s", key)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/billkey/billkey/internal/skipnote"
 	"github.com/billkey/billkey/store/sqlstore/pgdb"
 )
 
@@ -27,7 +28,7 @@ func SchemaDSN(t testing.TB, prefix, what string) string {
 	t.Helper()
 	base := os.Getenv(Env)
 	if base == "" {
-		t.Skip(Env + " not set: skipping " + what)
+		skipnote.Skip(t, "PostgreSQL", skipnote.EnablePostgres, what)
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])

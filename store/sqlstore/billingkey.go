@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/store"
 )
 
 const billingKeyCols = "user_id, customer_uid, issuance_merchant_uid, card_name, card_number, pg_provider, issued_at"
@@ -14,8 +14,8 @@ const billingKeyCols = "user_id, customer_uid, issuance_merchant_uid, card_name,
 // selectBillingKey is the SELECT of a user's billing key.
 const selectBillingKey = "SELECT " + billingKeyCols + " FROM billkey_billing_keys WHERE user_id = ?"
 
-func scanBillingKey(r rowScanner) (*core.BillingKey, error) {
-	var k core.BillingKey
+func scanBillingKey(r rowScanner) (*store.BillingKey, error) {
+	var k store.BillingKey
 	if err := r.Scan(&k.UserID, &k.CustomerUID, &k.IssuanceMerchantUID, &k.CardName, &k.CardNumber,
 		&k.PGProvider, timeCol{&k.IssuedAt}); err != nil {
 		return nil, err
@@ -23,12 +23,12 @@ func scanBillingKey(r rowScanner) (*core.BillingKey, error) {
 	return &k, nil
 }
 
-// GetBillingKey implements core.Store.
-func (s *Store) GetBillingKey(ctx context.Context, userID string) (*core.BillingKey, error) {
+// GetBillingKey implements store.Store.
+func (s *Store) GetBillingKey(ctx context.Context, userID string) (*store.BillingKey, error) {
 	return queryOne(ctx, s, "get billing key", scanBillingKey, selectBillingKey, userID)
 }
 
-// DeleteBillingKey implements core.Store.
+// DeleteBillingKey implements store.Store.
 func (s *Store) DeleteBillingKey(ctx context.Context, userID, customerUID string) error {
 	res, err := s.db.ExecContext(ctx,
 		s.q("DELETE FROM billkey_billing_keys WHERE user_id = ? AND customer_uid = ?"), userID, customerUID)
@@ -40,7 +40,7 @@ func (s *Store) DeleteBillingKey(ctx context.Context, userID, customerUID string
 		return mapErr("delete billing key", err)
 	}
 	if n == 0 {
-		return mapErr("delete billing key", core.ErrNotFound)
+		return mapErr("delete billing key", store.ErrNotFound)
 	}
 	return nil
 }
@@ -49,7 +49,7 @@ func (s *Store) DeleteBillingKey(ctx context.Context, userID, customerUID string
 // nil if the user had none. It never loses a concurrent insert: when another transaction
 // creates the user's key between the lookup and the insert, the insert does nothing and the
 // lookup runs again, now locking the committed row.
-func (s *Store) putBillingKey(ctx context.Context, tx *sql.Tx, k *core.BillingKey) (*core.BillingKey, error) {
+func (s *Store) putBillingKey(ctx context.Context, tx *sql.Tx, k *store.BillingKey) (*store.BillingKey, error) {
 	d := s.dialect
 	for attempt := 0; attempt < 5; attempt++ {
 		old, err := scanBillingKey(tx.QueryRowContext(ctx, s.q(selectBillingKey+s.forUpdate()), k.UserID))
@@ -83,5 +83,5 @@ ON CONFLICT (user_id) DO NOTHING`),
 			return nil, nil
 		}
 	}
-	return nil, fmt.Errorf("billing key kept changing: %w", core.ErrConflict)
+	return nil, fmt.Errorf("billing key kept changing: %w", store.ErrConflict)
 }

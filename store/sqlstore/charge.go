@@ -5,13 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
+	"strings"
 
-	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/store"
 )
 
 const chargeCols = "merchant_uid, user_id, idempotency_key, customer_uid, plan_id, name, amount, status, " +
-	"imp_uid, fail_reason, attempts, created_at, updated_at, paid_at, claimed_by, claimed_until"
+	"imp_uid, fail_reason, fail_code, subscription_id, period, attempts, created_at, updated_at, paid_at, " +
+	"refunded, receipt_url, notes, claimed_by, claimed_until"
 
 // selectCharge is a charge SELECT up to its WHERE condition.
 const selectCharge = "SELECT " + chargeCols + " FROM billkey_charges WHERE "
@@ -20,23 +21,24 @@ const selectCharge = "SELECT " + chargeCols + " FROM billkey_charges WHERE "
 // (user_id, idempotency_key) index.
 const selectChargeByIdem = selectCharge + "user_id = ? AND idempotency_key = ?"
 
-func scanCharge(r rowScanner) (*core.Charge, error) {
-	var c core.Charge
+func scanCharge(r rowScanner) (*store.Charge, error) {
+	var c store.Charge
 	var status string
 	if err := r.Scan(&c.MerchantUID, &c.UserID, &c.IdempotencyKey, &c.CustomerUID, &c.PlanID, &c.Name,
-		&c.Amount, &status, strCol{&c.ImpUID}, &c.FailReason, &c.Attempts,
+		&c.Amount, &status, strCol{&c.ImpUID}, &c.FailReason, &c.FailCode, &c.SubscriptionID, &c.Period, &c.Attempts,
 		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, timeCol{&c.PaidAt},
-		&c.ClaimedBy, timeCol{&c.ClaimedUntil}); err != nil {
+		&c.Refunded, &c.ReceiptURL, noteCol{&c.Notes}, &c.ClaimedBy, timeCol{&c.ClaimedUntil}); err != nil {
 		return nil, err
 	}
-	c.Status = core.ChargeStatus(status)
+	c.Status = store.ChargeStatus(status)
 	return &c, nil
 }
 
-// CreateCharge implements core.Store. The insert does nothing when the user's
+// CreateCharge implements store.Store. The insert does nothing when the user's
 // idempotency key is taken (ON CONFLICT on the unique (user_id, idempotency_key)), and
 // the existing row is then read back, so any number of concurrent callers agree on one row.
-func (s *Store) CreateCharge(ctx context.Context, c *core.Charge) (*core.Charge, bool, error) {
+// The lease is measured on the database's clock.
+func (s *Store) CreateCharge(ctx context.Context, c *store.Charge, hold store.Lease) (*store.Charge, bool, error) {
 	if c == nil {
 		return nil, false, errors.New("sqlstore: create charge: nil charge")
 	}
@@ -44,96 +46,84 @@ func (s *Store) CreateCharge(ctx context.Context, c *core.Charge) (*core.Charge,
 		return nil, false, errors.New("sqlstore: create charge: merchant_uid is required")
 	}
 	d := s.dialect
-	stored, err := scanCharge(s.db.QueryRowContext(ctx, s.q(`INSERT INTO billkey_charges (`+chargeCols+`)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	until, untilArgs := "NULL", []any(nil)
+	owner := ""
+	if hold.For > 0 {
+		until, untilArgs = s.clockPlus(hold.For)
+		owner = hold.Owner
+	}
+	notes, err := notesArg(c.Notes)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlstore: create charge: %w", err)
+	}
+	args := []any{c.MerchantUID, c.UserID, c.IdempotencyKey, c.CustomerUID, c.PlanID, c.Name, c.Amount,
+		string(c.Status), nullString(c.ImpUID), c.FailReason, c.FailCode, c.SubscriptionID, c.Period, c.Attempts,
+		d.timeArg(c.CreatedAt), d.timeArg(c.UpdatedAt), d.timeArg(c.PaidAt), c.Refunded, c.ReceiptURL, notes, owner}
+	insert := `INSERT INTO billkey_charges (` + chargeCols + `)
+VALUES (` + placeholders(len(args)) + `, ` + until + `)
 ON CONFLICT (user_id, idempotency_key) DO NOTHING
-RETURNING `+chargeCols),
-		c.MerchantUID, c.UserID, c.IdempotencyKey, c.CustomerUID, c.PlanID, c.Name, c.Amount,
-		string(c.Status), nullString(c.ImpUID), c.FailReason, c.Attempts,
-		d.timeArg(c.CreatedAt), d.timeArg(c.UpdatedAt), d.timeArg(c.PaidAt),
-		c.ClaimedBy, d.timeArg(c.ClaimedUntil)))
-	if err == nil {
-		return stored, true, nil
-	}
-	// No row: the idempotency key is taken. A unique violation: another constraint
-	// (merchant_uid, imp_uid) fired, possibly while a concurrent insert of the same
-	// idempotency key was in flight; the key's row, if any, is the answer then too.
-	if !errors.Is(err, sql.ErrNoRows) && !isUniqueViolation(err) {
-		return nil, false, mapErr("create charge", err)
-	}
-	existing, gerr := scanCharge(s.db.QueryRowContext(ctx, s.q(selectChargeByIdem), c.UserID, c.IdempotencyKey))
-	switch {
-	case gerr == nil:
-		return existing, false, nil
-	case errors.Is(gerr, sql.ErrNoRows) && isUniqueViolation(err):
-		return nil, false, mapErr("create charge", core.ErrDuplicate)
-	default:
-		return nil, false, mapErr("create charge", gerr)
-	}
+RETURNING ` + chargeCols
+	return insertOrExisting(ctx, s, "create charge", scanCharge,
+		insert, append(args, untilArgs...), selectChargeByIdem, c.UserID, c.IdempotencyKey)
 }
 
-// GetCharge implements core.Store.
-func (s *Store) GetCharge(ctx context.Context, merchantUID string) (*core.Charge, error) {
+// GetCharge implements store.Store.
+func (s *Store) GetCharge(ctx context.Context, merchantUID string) (*store.Charge, error) {
 	return queryOne(ctx, s, "get charge", scanCharge, selectCharge+"merchant_uid = ?", merchantUID)
 }
 
-// GetChargeByIdempotencyKey implements core.Store.
-func (s *Store) GetChargeByIdempotencyKey(ctx context.Context, userID, key string) (*core.Charge, error) {
+// GetChargeByIdempotencyKey implements store.Store.
+func (s *Store) GetChargeByIdempotencyKey(ctx context.Context, userID, key string) (*store.Charge, error) {
 	return queryOne(ctx, s, "get charge by idempotency key", scanCharge, selectChargeByIdem, userID, key)
 }
 
-// GetChargeByImpUID implements core.Store. "" is ErrNotFound without a query: an unknown
+// GetChargeByImpUID implements store.Store. "" is ErrNotFound without a query: an unknown
 // imp_uid is stored as NULL.
-func (s *Store) GetChargeByImpUID(ctx context.Context, impUID string) (*core.Charge, error) {
+func (s *Store) GetChargeByImpUID(ctx context.Context, impUID string) (*store.Charge, error) {
 	if impUID == "" {
-		return nil, fmt.Errorf("sqlstore: get charge by imp_uid: %w", core.ErrNotFound)
+		return nil, fmt.Errorf("sqlstore: get charge by imp_uid: %w", store.ErrNotFound)
 	}
 	return queryOne(ctx, s, "get charge by imp_uid", scanCharge, selectCharge+"imp_uid = ?", impUID)
 }
 
-// ListCharges implements core.Store. Charges created at the same instant are listed
-// in reverse insertion order.
-func (s *Store) ListCharges(ctx context.Context, userID string, limit int) ([]*core.Charge, error) {
+// ListCharges implements store.Store: newest CreatedAt first, ties by the greater
+// merchant_uid, a zero CreatedAt last, read from the index on (user_id, created_at DESC
+// NULLS LAST, merchant_uid DESC) in its order, so the cost is the limit's whatever the
+// user's history.
+func (s *Store) ListCharges(ctx context.Context, userID string, limit int) ([]*store.Charge, error) {
 	if limit <= 0 {
-		return []*core.Charge{}, nil
+		return []*store.Charge{}, nil
 	}
 	return queryAll(ctx, s, "list charges", scanCharge,
-		selectCharge+"user_id = ? ORDER BY created_at DESC NULLS LAST, id DESC LIMIT ?", userID, limit)
+		selectCharge+"user_id = ? ORDER BY "+chargeOrder+" LIMIT ?", userID, limit)
 }
 
-// UpdateCharge implements core.Store as one UPDATE ... WHERE status IN (from) RETURNING;
-// when it matches nothing, a lookup in the same transaction tells ErrConflict from
-// ErrNotFound.
-func (s *Store) UpdateCharge(ctx context.Context, merchantUID string, from []core.ChargeStatus, u core.ChargeUpdate) (*core.Charge, error) {
-	d := s.dialect
-	var a assignments
-	a.str("status", string(u.Status))
-	a.str("imp_uid", u.ImpUID)
-	a.str("fail_reason", u.FailReason)
-	a.time(d, "paid_at", u.PaidAt)
-	if u.AddAttempts != 0 {
-		a.add("attempts = attempts + ?", u.AddAttempts)
+// UpdateCharge implements store.Store as one UPDATE ... WHERE status IN (from) [AND
+// attempts = ?] RETURNING; when it matches nothing, a lookup in the same transaction
+// tells ErrConflict from ErrNotFound. A lease is taken on the database's clock.
+func (s *Store) UpdateCharge(ctx context.Context, merchantUID string, from []store.ChargeStatus, u store.ChargeUpdate) (*store.Charge, error) {
+	a, err := s.chargeAssignments(u)
+	if err != nil {
+		return nil, mapErr("update charge", err)
 	}
-	a.time(d, "updated_at", u.At)
-	if u.ReleaseClaim {
-		a.sets = append(a.sets, "claimed_by = ''", "claimed_until = NULL")
-	}
-	if len(a.sets) == 0 {
-		a.sets = append(a.sets, "status = status") // a pure compare: still locks and returns the row
-	}
-	var out *core.Charge
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	var out *store.Charge
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if len(from) == 0 {
-			return s.missOrConflict(ctx, tx, "billkey_charges", merchantUID)
+			return s.missOrConflict(ctx, tx, "billkey_charges", "merchant_uid", merchantUID)
 		}
 		args := append(a.args, merchantUID)
 		for _, st := range from {
 			args = append(args, string(st))
 		}
+		cond := ""
+		if u.IfAttempts != 0 {
+			cond = " AND attempts = ?"
+			args = append(args, u.IfAttempts)
+		}
 		c, err := scanCharge(tx.QueryRowContext(ctx, s.q("UPDATE billkey_charges SET "+a.clause()+
-			" WHERE merchant_uid = ? AND status IN ("+placeholders(len(from))+") RETURNING "+chargeCols), args...))
+			" WHERE merchant_uid = ? AND status IN ("+placeholders(len(from))+")"+cond+" RETURNING "+chargeCols), args...))
 		if errors.Is(err, sql.ErrNoRows) {
-			return s.missOrConflict(ctx, tx, "billkey_charges", merchantUID)
+			return s.missOrConflict(ctx, tx, "billkey_charges", "merchant_uid", merchantUID)
 		}
 		if err != nil {
 			return err
@@ -147,35 +137,86 @@ func (s *Store) UpdateCharge(ctx context.Context, merchantUID string, from []cor
 	return out, nil
 }
 
-// ClaimCharges implements core.Store. On PostgreSQL the candidate rows are locked with
-// FOR UPDATE SKIP LOCKED, so instances claiming at once take disjoint rows without waiting;
-// a row whose claim was taken meanwhile fails the re-checked condition. On SQLite the
-// claim is one UPDATE statement, which runs as one write transaction.
-func (s *Store) ClaimCharges(ctx context.Context, req core.ClaimRequest) ([]*core.Charge, error) {
-	if req.Owner == "" {
-		return nil, errors.New("sqlstore: claim charges: empty owner")
-	}
-	if req.Limit <= 0 || len(req.Statuses) == 0 || req.UpdatedBefore.IsZero() {
-		// Nothing is older than the zero time.
-		return []*core.Charge{}, nil
-	}
+// chargeAssignments is the SET clause of u; a note is appended by the same UPDATE.
+func (s *Store) chargeAssignments(u store.ChargeUpdate) (assignments, error) {
 	d := s.dialect
-	pick := `SELECT id FROM billkey_charges
-WHERE status IN (` + placeholders(len(req.Statuses)) + `)
-AND (updated_at IS NULL OR updated_at < ?)
-AND (claimed_until IS NULL OR claimed_until <= ?)
-ORDER BY updated_at NULLS FIRST, id LIMIT ?`
+	var a assignments
+	a.str("status", string(u.Status))
+	a.str("imp_uid", u.ImpUID)
+	a.str("fail_reason", u.FailReason)
+	a.str("fail_code", u.FailCode)
+	a.time(d, "paid_at", u.PaidAt)
+	if u.AddAttempts != 0 {
+		a.add("attempts = attempts + ?", u.AddAttempts)
+	}
+	a.time(d, "updated_at", u.At)
+	if u.Refunded != nil {
+		a.add("refunded = ?", *u.Refunded)
+	}
+	a.str("receipt_url", u.ReceiptURL)
+	if u.Note != "" {
+		expr, arg, err := s.noteAppend(store.Note{At: u.At, Text: u.Note})
+		if err != nil {
+			return assignments{}, err
+		}
+		a.add(expr, arg)
+	}
+	switch {
+	case u.ReleaseClaim:
+		a.sets = append(a.sets, "claimed_by = ''", "claimed_until = NULL")
+	case u.Hold != nil && u.Hold.For > 0:
+		until, args := s.clockPlus(u.Hold.For)
+		a.add("claimed_by = ?", u.Hold.Owner)
+		a.sets = append(a.sets, "claimed_until = "+until)
+		a.args = append(a.args, args...)
+	}
+	if len(a.sets) == 0 {
+		a.sets = append(a.sets, "status = status") // a pure compare: still locks and returns the row
+	}
+	return a, nil
+}
+
+// ClaimCharges implements store.Store. A row is free when its lease has run out by the
+// database's clock; the limit takes the rows whose lease ended first (none first), and
+// the batch comes back in no particular order. On PostgreSQL the candidate rows are
+// locked with FOR UPDATE SKIP LOCKED, so instances claiming at once take disjoint rows
+// without waiting; a row whose lease was taken meanwhile fails the re-checked condition.
+// On SQLite the claim is one UPDATE statement, which runs as one write transaction.
+func (s *Store) ClaimCharges(ctx context.Context, req store.ClaimRequest) ([]*store.Charge, error) {
+	if req.Lease.Owner == "" || req.Lease.For <= 0 {
+		return nil, errors.New("sqlstore: claim charges: no owner or lease")
+	}
+	if req.Limit <= 0 || len(req.Statuses)+len(req.Held) == 0 {
+		return []*store.Charge{}, nil
+	}
+	query, args := s.claimChargesQuery(req)
+	return queryAll(ctx, s, "claim charges", scanCharge, query, args...)
+}
+
+// claimChargesQuery is ClaimCharges' one statement, with its arguments.
+func (s *Store) claimChargesQuery(req store.ClaimRequest) (string, []any) {
+	clock := s.clockAt()
+	now, nowArgs := clock(0)
+	var which []string
 	var pickArgs []any
-	for _, st := range req.Statuses {
-		pickArgs = append(pickArgs, string(st))
+	if len(req.Statuses) > 0 {
+		which = append(which, "status IN ("+placeholders(len(req.Statuses))+")")
+		for _, st := range req.Statuses {
+			pickArgs = append(pickArgs, string(st))
+		}
 	}
-	pickArgs = append(pickArgs, d.timeArg(req.UpdatedBefore), d.timeArg(req.Now), req.Limit)
-	query, args := s.updatePicked("billkey_charges", "claimed_by = ?, claimed_until = ?",
-		[]any{req.Owner, d.timeArg(req.Now.Add(req.Lease))}, pick, pickArgs, chargeCols)
-	out, err := queryAll(ctx, s, "claim charges", scanCharge, query, args...)
-	if err != nil {
-		return nil, err
+	if len(req.Held) > 0 {
+		which = append(which, "(status IN ("+placeholders(len(req.Held))+") AND claimed_until IS NOT NULL)")
+		for _, st := range req.Held {
+			pickArgs = append(pickArgs, string(st))
+		}
 	}
-	sortByTime(out, func(c *core.Charge) (time.Time, string) { return c.UpdatedAt, c.MerchantUID })
-	return out, nil
+	pick := `SELECT id FROM billkey_charges
+WHERE (` + strings.Join(which, " OR ") + `)
+AND (claimed_until IS NULL OR claimed_until <= ` + now + `)
+ORDER BY claimed_until NULLS FIRST, id LIMIT ?`
+	pickArgs = append(append(pickArgs, nowArgs...), req.Limit)
+	until, untilArgs := clock(req.Lease.For)
+	return s.updatePicked("billkey_charges", "claimed_by = ?, claimed_until = "+until,
+		append([]any{req.Lease.Owner}, untilArgs...), pick, pickArgs, chargeCols)
 }

@@ -3,27 +3,31 @@ package sqlstore_test
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/store"
 	"github.com/billkey/billkey/store/sqlstore"
 	"github.com/billkey/billkey/store/sqlstore/sqlitedb"
 	"github.com/billkey/billkey/store/storetest"
 )
 
-// The file run keeps one database for all subtests, as a process does; the memory run
-// below gives every subtest an empty store.
+// The file run keeps one database for all subtests, as a process does (each subtest gets
+// a Store over it that measures leases on the subtest's clock); the memory run below
+// gives every subtest an empty database.
 func TestConformanceSQLiteFile(t *testing.T) {
 	t.Parallel()
-	st := newStore(t, openSQLiteFile(t), sqlstore.SQLite)
-	storetest.Run(t, func(*testing.T) core.Store { return st })
+	db := openSQLiteFile(t)
+	storetest.Run(t, func(t *testing.T, clock func() time.Time) store.Store {
+		return newStore(t, db, sqlstore.SQLite, sqlstore.WithClock(clock))
+	})
 }
 
 func TestConformanceSQLiteMemory(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) core.Store {
-		return newStore(t, openSQLiteMemory(t), sqlstore.SQLite)
+	storetest.Run(t, func(t *testing.T, clock func() time.Time) store.Store {
+		return newStore(t, openSQLiteMemory(t), sqlstore.SQLite, sqlstore.WithClock(clock))
 	})
 }
 
@@ -31,15 +35,18 @@ func TestConformanceSQLiteMemory(t *testing.T) {
 // instances share a database; the suite's random ids keep the subtests apart.
 func TestConformancePostgres(t *testing.T) {
 	t.Parallel()
-	st := newStore(t, openPG(t, pgSchemaDSN(t)), sqlstore.Postgres)
-	storetest.Run(t, func(*testing.T) core.Store { return st })
+	db := openPG(t, pgSchemaDSN(t))
+	storetest.Run(t, func(t *testing.T, clock func() time.Time) store.Store {
+		return newStore(t, db, sqlstore.Postgres, sqlstore.WithClock(clock))
+	})
 }
 
-// Three *sql.DB handles on one schema stand for three instances of a service.
+// Three *sql.DB handles on one schema stand for three instances of a service; their
+// leases are measured on the database's clock.
 func TestConformancePostgresConcurrentInstances(t *testing.T) {
 	t.Parallel()
 	dsn := pgSchemaDSN(t)
-	stores := make([]core.Store, 3)
+	stores := make([]store.Store, 3)
 	for i := range stores {
 		stores[i] = newStore(t, openPG(t, dsn), sqlstore.Postgres)
 	}
@@ -51,7 +58,7 @@ func TestConformancePostgresConcurrentInstances(t *testing.T) {
 func TestConformanceSQLiteFileConcurrentHandles(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "billkey.db")
-	stores := make([]core.Store, 3)
+	stores := make([]store.Store, 3)
 	for i := range stores {
 		db, err := sqlitedb.Open(path)
 		require.NoError(t, err)

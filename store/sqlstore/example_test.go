@@ -6,7 +6,7 @@ import (
 	"log"
 	"time"
 
-	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/store"
 	"github.com/billkey/billkey/store/sqlstore"
 	"github.com/billkey/billkey/store/sqlstore/sqlitedb"
 )
@@ -31,11 +31,11 @@ func ExampleNew() {
 
 	now := time.Now()
 	for _, mu := range []string{"order1", "order2"} {
-		c, created, err := st.CreateCharge(ctx, &core.Charge{
+		c, created, err := st.CreateCharge(ctx, &store.Charge{
 			MerchantUID: mu, UserID: "user-7", IdempotencyKey: "renewal-2026-09",
-			Name: "Basic monthly", Amount: 9900, Status: core.ChargePending,
+			Name: "Basic monthly", Amount: 9900, Status: store.ChargePending,
 			CreatedAt: now, UpdatedAt: now,
-		})
+		}, store.Lease{Owner: "instance-1", For: 2 * time.Minute})
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -33,9 +33,9 @@ func openSQLiteMemory(t testing.TB) *sql.DB {
 }
 
 // newStore wraps db and migrates it.
-func newStore(t testing.TB, db *sql.DB, d sqlstore.Dialect) *sqlstore.Store {
+func newStore(t testing.TB, db *sql.DB, d sqlstore.Dialect, opts ...sqlstore.Option) *sqlstore.Store {
 	t.Helper()
-	s, err := sqlstore.New(db, d)
+	s, err := sqlstore.New(db, d, opts...)
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
 	return s

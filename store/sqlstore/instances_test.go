@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -10,9 +11,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/billkey/billkey/codes"
 	"github.com/billkey/billkey/core"
 	"github.com/billkey/billkey/iamport"
 	"github.com/billkey/billkey/iamport/iamporttest"
+	"github.com/billkey/billkey/internal/scenario"
+	"github.com/billkey/billkey/store"
 	"github.com/billkey/billkey/store/sqlstore"
 )
 
@@ -45,20 +49,23 @@ func newInstances(t *testing.T, clientTimeout time.Duration) *instances {
 		mu.Unlock()
 	}}
 	for i := range 3 {
-		st := newStore(t, openPG(t, dsn), sqlstore.Postgres)
+		// The stores measure leases on the instances' shared test clock, so that shift
+		// moves the database's time too.
+		st := newStore(t, openPG(t, dsn), sqlstore.Postgres, sqlstore.WithClock(now))
 		svc, err := core.New(core.Config{
 			MerchantCode: iamporttest.MerchantCode,
 			Client: fake.Client(func(c *iamport.Config) {
 				c.Timeout = clientTimeout
 				c.MaxRetries = -1
 			}),
-			Store:      st,
-			Plans:      []core.Plan{{ID: "basic", Name: "Basic monthly", Amount: 9900}},
-			PublicURL:  "https://shop.example.com/billing",
-			SuccessURL: "/ok",
-			FailureURL: "/failed",
-			Now:        now,
-			InstanceID: "instance-" + string(rune('a'+i)),
+			Store:       st,
+			Plans:       []core.Plan{{ID: "basic", Name: "Basic monthly", Amount: 9900}},
+			PublicURL:   "https://shop.example.com/billing",
+			CallbackURL: "https://shop.example.com/iamport",
+			SuccessURL:  "/ok",
+			FailureURL:  "/failed",
+			Now:         now,
+			InstanceID:  "instance-" + string(rune('a'+i)),
 		})
 		require.NoError(t, err)
 		in.svcs = append(in.svcs, svc)
@@ -84,7 +91,7 @@ func (in *instances) issue(t *testing.T, user string) {
 		MerchantUID: ir.Params.MerchantUID, ImpUID: impUID, Source: core.SourceCallback,
 	})
 	require.NoError(t, err)
-	require.Equal(t, core.IssuanceIssued, out.Status)
+	require.Equal(t, "issued", out.Status)
 }
 
 // R4 across instances: 200 concurrent charges of one idempotency key, spread over three
@@ -105,7 +112,7 @@ func TestPostgresInstancesChargeOnce(t *testing.T) {
 				UserID: "alice", PlanID: "basic", IdempotencyKey: "signup-click-1",
 			})
 			var e *core.Error
-			if err != nil && !(errors.As(err, &e) && e.Code == core.CodeChargeInProgress) {
+			if err != nil && !(errors.As(err, &e) && e.Code == codes.ChargeInProgress) {
 				t.Errorf("charge: %v", err)
 			}
 			views <- v
@@ -133,7 +140,7 @@ func TestPostgresInstancesChargeOnce(t *testing.T) {
 		assert.Equal(t, 1, paid)
 		v, err := in.svcs[2].GetCharge(t.Context(), "alice", mu)
 		require.NoError(t, err)
-		assert.Equal(t, core.ChargePaid, v.Status)
+		assert.Equal(t, store.ChargePaid, v.Status)
 		assert.Equal(t, int64(9900), v.Amount)
 	}
 }
@@ -153,7 +160,7 @@ func TestPostgresInstancesReconcileOnce(t *testing.T) {
 		v, err := in.svcs[0].Charge(t.Context(), core.ChargeRequest{UserID: u, PlanID: "basic", IdempotencyKey: "k-" + u})
 		require.Error(t, err)
 		require.NotNil(t, v)
-		require.Equal(t, core.ChargeUnknown, v.Status)
+		require.Equal(t, store.ChargeUnknown, v.Status)
 		mus = append(mus, v.MerchantUID)
 	}
 	require.Equal(t, len(users), in.fake.Count(iamporttest.EPAgain))
@@ -173,7 +180,114 @@ func TestPostgresInstancesReconcileOnce(t *testing.T) {
 	for i, mu := range mus {
 		v, err := in.svcs[1].GetCharge(t.Context(), users[i], mu)
 		require.NoError(t, err)
-		assert.Equal(t, core.ChargePaid, v.Status, mu)
+		assert.Equal(t, store.ChargePaid, v.Status, mu)
 		assert.Len(t, in.fake.PaymentsByMerchantUID(mu), 1, mu)
+	}
+}
+
+// The lost-payment path of an outside review, on PostgreSQL with two instances (two
+// *sql.DB handles): a stale attempt's late "failed" never lands on a later attempt.
+func TestPostgresStaleAttemptCannotOverwrite(t *testing.T) {
+	dsn := pgSchemaDSN(t)
+	scenario.StaleAttempt(t, func(t *testing.T, clock func() time.Time) store.Store {
+		return newStore(t, openPG(t, dsn), sqlstore.Postgres, sqlstore.WithClock(clock))
+	})
+}
+
+// Leases come from the database's clock: three instances whose own clocks are ten seconds
+// apart, charging and reconciling at once over one PostgreSQL database (no test clock in
+// the stores), never have two `again` requests in flight for one merchant_uid, and every
+// charge ends paid exactly once (docs/guarantees.md, R4).
+func TestPostgresSkewedClocks(t *testing.T) {
+	dsn := pgSchemaDSN(t)
+	fake := iamporttest.NewServer()
+	t.Cleanup(fake.Close)
+	skews := []time.Duration{-10 * time.Second, 0, 10 * time.Second}
+	var svcs []*core.Service
+	for i, skew := range skews {
+		st := newStore(t, openPG(t, dsn), sqlstore.Postgres) // the database's clock
+		svc, err := core.New(core.Config{
+			MerchantCode:   iamporttest.MerchantCode,
+			Client:         fake.Client(func(c *iamport.Config) { c.MaxRetries = -1 }),
+			Store:          st,
+			Plans:          []core.Plan{{ID: "basic", Name: "Basic monthly", Amount: 9900}},
+			PublicURL:      "https://shop.example.com/billing",
+			CallbackURL:    "https://shop.example.com/iamport",
+			SuccessURL:     "/ok",
+			FailureURL:     "/failed",
+			ReconcileAfter: 10 * time.Second, // the shortest allowed: leases run out during the test
+			Now:            func() time.Time { return time.Now().Add(skew) },
+			InstanceID:     fmt.Sprintf("skewed-%d", i),
+		})
+		require.NoError(t, err)
+		svcs = append(svcs, svc)
+	}
+	in := &instances{fake: fake, svcs: svcs}
+	const users = 12
+	for u := range users {
+		in.issue(t, fmt.Sprint("u", u))
+	}
+	// Every `again` is slow, and every third answer is lost after iamport took the payment,
+	// so reconcilers on every instance meet in-flight and unknown charges.
+	for i := range 3 * users {
+		f := iamporttest.Fault{Latency: 300 * time.Millisecond}
+		if i%3 == 0 {
+			f.DropAfter = true
+		}
+		fake.Inject(iamporttest.EPAgain, f)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	sweeping, stopSweeps := context.WithCancel(ctx)
+	for _, svc := range svcs {
+		wg.Go(func() {
+			for sweeping.Err() == nil {
+				_, _ = svc.Reconcile(sweeping)
+				time.Sleep(200 * time.Millisecond)
+			}
+		})
+	}
+	mus := make([]string, users)
+	var charges sync.WaitGroup
+	for u := range users {
+		charges.Go(func() {
+			v, _ := svcs[u%len(svcs)].Charge(ctx, core.ChargeRequest{UserID: fmt.Sprint("u", u), PlanID: "basic", IdempotencyKey: "k"})
+			if v != nil {
+				mus[u] = v.MerchantUID
+			}
+		})
+	}
+	charges.Wait()
+	// Wait (bounded) for the reconcilers to settle what was lost.
+	for ctx.Err() == nil {
+		open := 0
+		for u, mu := range mus {
+			if v, err := svcs[0].GetCharge(ctx, fmt.Sprint("u", u), mu); err != nil || v.Status != store.ChargePaid {
+				open++
+			}
+		}
+		if open == 0 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	stopSweeps()
+	wg.Wait()
+	for mu, n := range fake.MaxConcurrentAgain() {
+		assert.LessOrEqual(t, n, 1, "two `again` in flight at once for %s", mu)
+	}
+	for u, mu := range mus {
+		require.NotEmpty(t, mu, "user %d got no charge", u)
+		v, err := svcs[0].GetCharge(t.Context(), fmt.Sprint("u", u), mu)
+		require.NoError(t, err)
+		assert.Equal(t, store.ChargePaid, v.Status, mu)
+		paid := 0
+		for _, p := range fake.PaymentsByMerchantUID(mu) {
+			if p.Status == iamport.StatusPaid {
+				paid++
+			}
+		}
+		assert.Equal(t, 1, paid, "one payment for %s", mu)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/store"
 	"github.com/billkey/billkey/store/sqlstore/sqlitedb"
 )
 
@@ -55,9 +55,9 @@ func TestIsUniqueViolation(t *testing.T) {
 		assert.Equal(t, tc.want, isUniqueViolation(tc.err), "%v", tc.err)
 	}
 
-	assert.ErrorIs(t, mapErr("op", &pgErr{"23505"}), core.ErrDuplicate)
-	assert.ErrorIs(t, mapErr("op", sql.ErrNoRows), core.ErrNotFound)
-	assert.ErrorIs(t, mapErr("op", core.ErrConflict), core.ErrConflict)
+	assert.ErrorIs(t, mapErr("op", &pgErr{"23505"}), store.ErrDuplicate)
+	assert.ErrorIs(t, mapErr("op", sql.ErrNoRows), store.ErrNotFound)
+	assert.ErrorIs(t, mapErr("op", store.ErrConflict), store.ErrConflict)
 	assert.NoError(t, mapErr("op", nil))
 	other := errors.New("disk on fire")
 	assert.ErrorIs(t, mapErr("op", other), other)
@@ -175,4 +175,22 @@ func TestMigrateIsAtomic(t *testing.T) {
 	v, err = s.SchemaVersion(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 2, v)
+}
+
+// SQLite's clock for leases reads the same instant as unixepoch('subsec') (3.42+), in
+// whole milliseconds, and the lease's end adds exactly the lease.
+func TestSQLiteClock(t *testing.T) {
+	db, err := sqlitedb.Open(sqlitedb.Memory)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	s, err := New(db, SQLite)
+	require.NoError(t, err)
+	for range 20 {
+		expr, args := s.clockPlus(1500 * time.Millisecond)
+		var got, want int64
+		require.NoError(t, db.QueryRowContext(t.Context(),
+			"SELECT "+expr+", CAST(round(unixepoch('subsec') * 1000) AS INTEGER) * 1000", args...).Scan(&got, &want))
+		assert.Equal(t, want+1_500_000, got)
+		assert.Zero(t, got%1000, "whole milliseconds")
+	}
 }

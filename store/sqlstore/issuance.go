@@ -7,29 +7,29 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/store"
 )
 
 const issuanceCols = "merchant_uid, customer_uid, user_id, plan_id, amount, status, imp_uid, fail_reason, " +
-	"card_name, card_number, charge_merchant_uid, created_at, expires_at, updated_at"
+	"card_name, card_number, charge_merchant_uid, created_at, expires_at, updated_at, key_removed"
 
 // selectIssuance is an issuance SELECT up to its WHERE condition.
 const selectIssuance = "SELECT " + issuanceCols + " FROM billkey_issuances WHERE "
 
-func scanIssuance(r rowScanner) (*core.Issuance, error) {
-	var is core.Issuance
+func scanIssuance(r rowScanner) (*store.Issuance, error) {
+	var is store.Issuance
 	var status string
 	if err := r.Scan(&is.MerchantUID, &is.CustomerUID, &is.UserID, &is.PlanID, &is.Amount, &status,
 		strCol{&is.ImpUID}, &is.FailReason, &is.CardName, &is.CardNumber, &is.ChargeMerchantUID,
-		timeCol{&is.CreatedAt}, timeCol{&is.ExpiresAt}, timeCol{&is.UpdatedAt}); err != nil {
+		timeCol{&is.CreatedAt}, timeCol{&is.ExpiresAt}, timeCol{&is.UpdatedAt}, &is.KeyRemoved); err != nil {
 		return nil, err
 	}
-	is.Status = core.IssuanceStatus(status)
+	is.Status = store.IssuanceStatus(status)
 	return &is, nil
 }
 
-// CreateIssuance implements core.Store.
-func (s *Store) CreateIssuance(ctx context.Context, is *core.Issuance) error {
+// CreateIssuance implements store.Store.
+func (s *Store) CreateIssuance(ctx context.Context, is *store.Issuance) error {
 	if is == nil {
 		return errors.New("sqlstore: create issuance: nil issuance")
 	}
@@ -38,45 +38,45 @@ func (s *Store) CreateIssuance(ctx context.Context, is *core.Issuance) error {
 	}
 	d := s.dialect
 	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO billkey_issuances ("+issuanceCols+
-		") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+		") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
 		is.MerchantUID, is.CustomerUID, is.UserID, is.PlanID, is.Amount, string(is.Status),
 		nullString(is.ImpUID), is.FailReason, is.CardName, is.CardNumber, is.ChargeMerchantUID,
-		d.timeArg(is.CreatedAt), d.timeArg(is.ExpiresAt), d.timeArg(is.UpdatedAt))
+		d.timeArg(is.CreatedAt), d.timeArg(is.ExpiresAt), d.timeArg(is.UpdatedAt), is.KeyRemoved)
 	return mapErr("create issuance", err)
 }
 
-// GetIssuance implements core.Store.
-func (s *Store) GetIssuance(ctx context.Context, merchantUID string) (*core.Issuance, error) {
+// GetIssuance implements store.Store.
+func (s *Store) GetIssuance(ctx context.Context, merchantUID string) (*store.Issuance, error) {
 	return queryOne(ctx, s, "get issuance", scanIssuance, selectIssuance+"merchant_uid = ?", merchantUID)
 }
 
-// GetIssuanceByCustomerUID implements core.Store.
-func (s *Store) GetIssuanceByCustomerUID(ctx context.Context, customerUID string) (*core.Issuance, error) {
+// GetIssuanceByCustomerUID implements store.Store.
+func (s *Store) GetIssuanceByCustomerUID(ctx context.Context, customerUID string) (*store.Issuance, error) {
 	return queryOne(ctx, s, "get issuance by customer_uid", scanIssuance, selectIssuance+"customer_uid = ?", customerUID)
 }
 
-// GetIssuanceByImpUID implements core.Store. "" is ErrNotFound without a query: an
+// GetIssuanceByImpUID implements store.Store. "" is ErrNotFound without a query: an
 // unknown imp_uid is stored as NULL.
-func (s *Store) GetIssuanceByImpUID(ctx context.Context, impUID string) (*core.Issuance, error) {
+func (s *Store) GetIssuanceByImpUID(ctx context.Context, impUID string) (*store.Issuance, error) {
 	if impUID == "" {
-		return nil, fmt.Errorf("sqlstore: get issuance by imp_uid: %w", core.ErrNotFound)
+		return nil, fmt.Errorf("sqlstore: get issuance by imp_uid: %w", store.ErrNotFound)
 	}
 	return queryOne(ctx, s, "get issuance by imp_uid", scanIssuance, selectIssuance+"imp_uid = ?", impUID)
 }
 
-// SettleIssuance implements core.Store. The compare-and-set UPDATE and the billing-key
+// SettleIssuance implements store.Store. The compare-and-set UPDATE and the billing-key
 // replacement run in one transaction. Empty strings and a zero UpdatedAt in to leave the
 // stored values as they are.
-func (s *Store) SettleIssuance(ctx context.Context, merchantUID string, to *core.Issuance, key *core.BillingKey) (*core.BillingKey, error) {
+func (s *Store) SettleIssuance(ctx context.Context, merchantUID string, to *store.Issuance, key *store.BillingKey) (*store.BillingKey, error) {
 	if to == nil {
 		return nil, errors.New("sqlstore: settle issuance: nil target")
 	}
 	switch to.Status {
-	case core.IssuanceIssued, core.IssuanceFailed, core.IssuanceExpired:
+	case store.IssuanceIssued, store.IssuanceFailed, store.IssuanceExpired:
 	default:
 		return nil, fmt.Errorf("sqlstore: settle issuance: target status %q is not final", to.Status)
 	}
-	if key != nil && to.Status == core.IssuanceIssued && key.CustomerUID == "" {
+	if key != nil && to.Status == store.IssuanceIssued && key.CustomerUID == "" {
 		return nil, errors.New("sqlstore: settle issuance: billing key without customer_uid")
 	}
 	// Empty strings and a zero UpdatedAt leave the stored values.
@@ -88,19 +88,19 @@ func (s *Store) SettleIssuance(ctx context.Context, merchantUID string, to *core
 	a.str("card_number", to.CardNumber)
 	a.str("charge_merchant_uid", to.ChargeMerchantUID)
 	a.time(s.dialect, "updated_at", to.UpdatedAt)
-	args := append(a.args, merchantUID, string(core.IssuancePending))
-	var replaced *core.BillingKey
+	args := append(a.args, merchantUID, string(store.IssuancePending))
+	var replaced *store.BillingKey
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var userID string
 		err := tx.QueryRowContext(ctx, s.q("UPDATE billkey_issuances SET "+a.clause()+
 			" WHERE merchant_uid = ? AND status = ? RETURNING user_id"), args...).Scan(&userID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return s.missOrConflict(ctx, tx, "billkey_issuances", merchantUID)
+			return s.missOrConflict(ctx, tx, "billkey_issuances", "merchant_uid", merchantUID)
 		}
 		if err != nil {
 			return err
 		}
-		if to.Status != core.IssuanceIssued || key == nil {
+		if to.Status != store.IssuanceIssued || key == nil {
 			return nil
 		}
 		k := *key
@@ -124,23 +124,80 @@ func (s *Store) SettleIssuance(ctx context.Context, merchantUID string, to *core
 	return replaced, nil
 }
 
-// ExpirePendingIssuances implements core.Store. UpdatedAt of each expired issuance
+// ExpirePendingIssuances implements store.Store. UpdatedAt of each expired issuance
 // becomes now. Oldest expiry first.
-func (s *Store) ExpirePendingIssuances(ctx context.Context, now time.Time, limit int) ([]*core.Issuance, error) {
+func (s *Store) ExpirePendingIssuances(ctx context.Context, now time.Time, limit int) ([]*store.Issuance, error) {
 	if limit <= 0 {
-		return []*core.Issuance{}, nil
+		return []*store.Issuance{}, nil
 	}
 	d := s.dialect
 	pick := `SELECT id FROM billkey_issuances
 WHERE status = ? AND (expires_at IS NULL OR expires_at <= ?)
 ORDER BY expires_at NULLS FIRST, id LIMIT ?`
 	query, args := s.updatePicked("billkey_issuances", "status = ?, updated_at = ?",
-		[]any{string(core.IssuanceExpired), d.timeArg(now)},
-		pick, []any{string(core.IssuancePending), d.timeArg(now), limit}, issuanceCols)
+		[]any{string(store.IssuanceExpired), d.timeArg(now)},
+		pick, []any{string(store.IssuancePending), d.timeArg(now), limit}, issuanceCols)
 	out, err := queryAll(ctx, s, "expire issuances", scanIssuance, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	sortByTime(out, func(is *core.Issuance) (time.Time, string) { return is.ExpiresAt, is.MerchantUID })
+	sortByTime(out, func(is *store.Issuance) (time.Time, string) { return is.ExpiresAt, is.MerchantUID })
 	return out, nil
+}
+
+// PendingIssuance implements store.Store, through the (user_id, plan_id, status,
+// created_at) index.
+func (s *Store) PendingIssuance(ctx context.Context, userID, planID string, notBefore time.Time) (*store.Issuance, error) {
+	return queryOne(ctx, s, "pending issuance", scanIssuance, selectIssuance+
+		"user_id = ? AND plan_id = ? AND status = ? AND expires_at > ? ORDER BY created_at DESC NULLS LAST, id DESC LIMIT 1",
+		userID, planID, string(store.IssuancePending), s.dialect.timeArg(notBefore))
+}
+
+// endedStatuses are the issuance states an orphan key can be left in.
+var endedStatuses = []any{string(store.IssuanceFailed), string(store.IssuanceExpired)}
+
+// OrphanIssuances implements store.Store. A NULL updated_at (the zero time) is the
+// oldest.
+func (s *Store) OrphanIssuances(ctx context.Context, before time.Time, limit int) ([]*store.Issuance, error) {
+	if limit <= 0 {
+		return []*store.Issuance{}, nil
+	}
+	args := append(append([]any{}, endedStatuses...), s.dialect.timeArg(before), limit)
+	return queryAll(ctx, s, "orphan issuances", scanIssuance, selectIssuance+
+		`status IN (?, ?) AND key_removed = `+s.boolLit(false)+` AND (updated_at IS NULL OR updated_at < ?)
+AND NOT EXISTS (SELECT 1 FROM billkey_billing_keys k WHERE k.customer_uid = billkey_issuances.customer_uid)
+ORDER BY updated_at NULLS FIRST, id LIMIT ?`, args...)
+}
+
+// MarkKeyRemoved implements store.Store.
+func (s *Store) MarkKeyRemoved(ctx context.Context, merchantUID string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q("UPDATE billkey_issuances SET key_removed = "+s.boolLit(true)+
+			" WHERE merchant_uid = ? AND status IN (?, ?)"), append([]any{merchantUID}, endedStatuses...)...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		return s.missOrConflict(ctx, tx, "billkey_issuances", "merchant_uid", merchantUID)
+	})
+	return mapErr("mark key removed", err)
+}
+
+// PurgeIssuances implements store.Store. A NULL updated_at (the zero time) is the oldest.
+func (s *Store) PurgeIssuances(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	args := append(append([]any{}, endedStatuses...), s.dialect.timeArg(before), limit)
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM billkey_issuances WHERE id IN (
+SELECT id FROM billkey_issuances
+WHERE status IN (?, ?) AND key_removed = `+s.boolLit(true)+` AND (updated_at IS NULL OR updated_at < ?)
+ORDER BY updated_at NULLS FIRST, id LIMIT ?)`), args...)
+	if err != nil {
+		return 0, mapErr("purge issuances", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), mapErr("purge issuances", err)
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/store"
 	"github.com/billkey/billkey/store/sqlstore"
 	"github.com/billkey/billkey/store/sqlstore/sqlitedb"
 )
@@ -33,9 +33,10 @@ var backends = []backend{
 }
 
 // latestVersion is the highest embedded migration version.
-const latestVersion = 1
+const latestVersion = 4
 
-var billkeyTables = []string{"billkey_issuances", "billkey_billing_keys", "billkey_charges"}
+var billkeyTables = []string{"billkey_issuances", "billkey_billing_keys", "billkey_charges", "billkey_subscriptions",
+	"billkey_refunds", "billkey_inbox"}
 
 func TestNewValidates(t *testing.T) {
 	_, err := sqlstore.New(nil, sqlstore.SQLite)
@@ -101,6 +102,8 @@ func TestMigrateLogs(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(t.Context()))
 	assert.Contains(t, buf.String(), "0001_init.sql")
+	assert.Contains(t, buf.String(), "0002_leases_fail_codes_orphans.sql")
+	assert.Contains(t, buf.String(), "0003_subscriptions.sql")
 }
 
 // Several processes may start at once and all call Migrate: exactly one applies each
@@ -156,9 +159,9 @@ func TestTimeStorage(t *testing.T) {
 			ctx := t.Context()
 			db := b.open(t)
 			s := newStore(t, db, b.dialect)
-			in := &core.Issuance{
+			in := &store.Issuance{
 				MerchantUID: "mtime1", CustomerUID: "ctime1", UserID: "u1",
-				Status: core.IssuancePending, CreatedAt: created, // ExpiresAt, UpdatedAt zero
+				Status: store.IssuancePending, CreatedAt: created, // ExpiresAt, UpdatedAt zero
 			}
 			require.NoError(t, s.CreateIssuance(ctx, in))
 			got, err := s.GetIssuance(ctx, "mtime1")
@@ -199,7 +202,7 @@ func TestTimeStorage(t *testing.T) {
 }
 
 // imp_uid is NULL until known, so any number of rows may lack it while a known one is
-// unique; the unique constraints map to core.ErrDuplicate with the driver's text kept out.
+// unique; the unique constraints map to store.ErrDuplicate with the driver's text kept out.
 func TestNullableImpUIDAndDuplicates(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -208,10 +211,10 @@ func TestNullableImpUIDAndDuplicates(t *testing.T) {
 			s := newStore(t, db, b.dialect)
 			now := time.Now()
 			for i := range 3 {
-				_, created, err := s.CreateCharge(ctx, &core.Charge{
+				_, created, err := s.CreateCharge(ctx, &store.Charge{
 					MerchantUID: fmt.Sprintf("mnull%d", i), UserID: "u", IdempotencyKey: fmt.Sprintf("k%d", i),
-					Amount: 100, Status: core.ChargePending, CreatedAt: now, UpdatedAt: now,
-				})
+					Amount: 100, Status: store.ChargePending, CreatedAt: now, UpdatedAt: now,
+				}, store.Lease{})
 				require.NoError(t, err)
 				require.True(t, created)
 			}
@@ -219,29 +222,29 @@ func TestNullableImpUIDAndDuplicates(t *testing.T) {
 			require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM billkey_charges WHERE imp_uid IS NULL").Scan(&nulls))
 			assert.Equal(t, 3, nulls)
 
-			_, err := s.UpdateCharge(ctx, "mnull0", []core.ChargeStatus{core.ChargePending}, core.ChargeUpdate{ImpUID: "imp_1"})
+			_, err := s.UpdateCharge(ctx, "mnull0", []store.ChargeStatus{store.ChargePending}, store.ChargeUpdate{ImpUID: "imp_1"})
 			require.NoError(t, err)
-			_, err = s.UpdateCharge(ctx, "mnull1", []core.ChargeStatus{core.ChargePending}, core.ChargeUpdate{ImpUID: "imp_1"})
-			require.ErrorIs(t, err, core.ErrDuplicate)
+			_, err = s.UpdateCharge(ctx, "mnull1", []store.ChargeStatus{store.ChargePending}, store.ChargeUpdate{ImpUID: "imp_1"})
+			require.ErrorIs(t, err, store.ErrDuplicate)
 			assert.NotContains(t, err.Error(), "imp_1")
 
-			_, _, err = s.CreateCharge(ctx, &core.Charge{MerchantUID: "mnull0", UserID: "u", IdempotencyKey: "other"})
-			require.ErrorIs(t, err, core.ErrDuplicate)
+			_, _, err = s.CreateCharge(ctx, &store.Charge{MerchantUID: "mnull0", UserID: "u", IdempotencyKey: "other"}, store.Lease{})
+			require.ErrorIs(t, err, store.ErrDuplicate)
 
-			is := &core.Issuance{MerchantUID: "mi1", CustomerUID: "secretcustomeruid", UserID: "u", Status: core.IssuancePending}
+			is := &store.Issuance{MerchantUID: "mi1", CustomerUID: "secretcustomeruid", UserID: "u", Status: store.IssuancePending}
 			require.NoError(t, s.CreateIssuance(ctx, is))
 			dup := *is
 			dup.MerchantUID = "mi2"
 			err = s.CreateIssuance(ctx, &dup)
-			require.ErrorIs(t, err, core.ErrDuplicate)
+			require.ErrorIs(t, err, store.ErrDuplicate)
 			assert.NotContains(t, err.Error(), "secretcustomeruid")
 
 			_, err = s.GetCharge(ctx, "nope")
-			require.ErrorIs(t, err, core.ErrNotFound)
-			_, err = s.UpdateCharge(ctx, "nope", []core.ChargeStatus{core.ChargePending}, core.ChargeUpdate{Status: core.ChargeCharging})
-			require.ErrorIs(t, err, core.ErrNotFound)
-			_, err = s.UpdateCharge(ctx, "mnull2", []core.ChargeStatus{core.ChargeCharging}, core.ChargeUpdate{Status: core.ChargePaid})
-			require.ErrorIs(t, err, core.ErrConflict)
+			require.ErrorIs(t, err, store.ErrNotFound)
+			_, err = s.UpdateCharge(ctx, "nope", []store.ChargeStatus{store.ChargePending}, store.ChargeUpdate{Status: store.ChargeCharging})
+			require.ErrorIs(t, err, store.ErrNotFound)
+			_, err = s.UpdateCharge(ctx, "mnull2", []store.ChargeStatus{store.ChargeCharging}, store.ChargeUpdate{Status: store.ChargePaid})
+			require.ErrorIs(t, err, store.ErrConflict)
 		})
 	}
 }
@@ -255,10 +258,10 @@ func TestPostgresClaimSkipsLockedRows(t *testing.T) {
 	ctx := t.Context()
 	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 4 {
-		_, _, err := sA.CreateCharge(ctx, &core.Charge{
+		_, _, err := sA.CreateCharge(ctx, &store.Charge{
 			MerchantUID: fmt.Sprintf("mlock%d", i), UserID: "u", IdempotencyKey: fmt.Sprintf("k%d", i),
-			Amount: 100, Status: core.ChargeCharging, CreatedAt: old, UpdatedAt: old.Add(time.Duration(i) * time.Second),
-		})
+			Amount: 100, Status: store.ChargeCharging, CreatedAt: old, UpdatedAt: old.Add(time.Duration(i) * time.Second),
+		}, store.Lease{})
 		require.NoError(t, err)
 	}
 
@@ -271,10 +274,9 @@ func TestPostgresClaimSkipsLockedRows(t *testing.T) {
 	// The deadline only turns a wrongly blocking claim into a failure instead of a hang.
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	now := time.Now()
-	got, err := sB.ClaimCharges(cctx, core.ClaimRequest{
-		Owner: "b", Statuses: []core.ChargeStatus{core.ChargeCharging},
-		UpdatedBefore: now, Now: now, Lease: time.Minute, Limit: 10,
+	got, err := sB.ClaimCharges(cctx, store.ClaimRequest{
+		Statuses: []store.ChargeStatus{store.ChargeCharging},
+		Lease:    store.Lease{Owner: "b", For: time.Minute}, Limit: 10,
 	})
 	require.NoError(t, err, "claim must not wait for the locked row")
 	assert.Equal(t, []string{"mlock1", "mlock2", "mlock3"}, merchantUIDs(got))
@@ -283,9 +285,9 @@ func TestPostgresClaimSkipsLockedRows(t *testing.T) {
 	}
 	require.NoError(t, tx.Rollback())
 
-	got, err = sA.ClaimCharges(ctx, core.ClaimRequest{
-		Owner: "a", Statuses: []core.ChargeStatus{core.ChargeCharging},
-		UpdatedBefore: now, Now: now, Lease: time.Minute, Limit: 10,
+	got, err = sA.ClaimCharges(ctx, store.ClaimRequest{
+		Statuses: []store.ChargeStatus{store.ChargeCharging},
+		Lease:    store.Lease{Owner: "a", For: time.Minute}, Limit: 10,
 	})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"mlock0"}, merchantUIDs(got), "the released row, and only it")
@@ -308,7 +310,7 @@ func TestPostgresThreeInstances(t *testing.T) {
 		const callers = 200
 		var wg sync.WaitGroup
 		type result struct {
-			c       *core.Charge
+			c       *store.Charge
 			created bool
 			err     error
 		}
@@ -318,10 +320,10 @@ func TestPostgresThreeInstances(t *testing.T) {
 			s := stores[i%len(stores)]
 			wg.Go(func() {
 				<-start
-				c, created, err := s.CreateCharge(ctx, &core.Charge{
+				c, created, err := s.CreateCharge(ctx, &store.Charge{
 					MerchantUID: fmt.Sprintf("mr4x%03d", i), UserID: "r4user", IdempotencyKey: "same-key",
-					Amount: 9900, Status: core.ChargePending, CreatedAt: now, UpdatedAt: now,
-				})
+					Amount: 9900, Status: store.ChargePending, CreatedAt: now, UpdatedAt: now,
+				}, store.Lease{Owner: fmt.Sprintf("caller%d", i), For: time.Minute})
 				results <- result{c, created, err}
 			})
 		}
@@ -346,10 +348,10 @@ func TestPostgresThreeInstances(t *testing.T) {
 	})
 
 	t.Run("OneCompareAndSetWinner", func(t *testing.T) {
-		_, _, err := stores[0].CreateCharge(ctx, &core.Charge{
+		_, _, err := stores[0].CreateCharge(ctx, &store.Charge{
 			MerchantUID: "mcas", UserID: "casuser", IdempotencyKey: "k",
-			Amount: 9900, Status: core.ChargePending, CreatedAt: now, UpdatedAt: now,
-		})
+			Amount: 9900, Status: store.ChargePending, CreatedAt: now, UpdatedAt: now,
+		}, store.Lease{})
 		require.NoError(t, err)
 		const callers = 200
 		var wg sync.WaitGroup
@@ -360,14 +362,14 @@ func TestPostgresThreeInstances(t *testing.T) {
 			s := stores[i%len(stores)]
 			wg.Go(func() {
 				<-start
-				_, err := s.UpdateCharge(ctx, "mcas", []core.ChargeStatus{core.ChargePending},
-					core.ChargeUpdate{Status: core.ChargeCharging, AddAttempts: 1, At: time.Now()})
+				_, err := s.UpdateCharge(ctx, "mcas", []store.ChargeStatus{store.ChargePending},
+					store.ChargeUpdate{Status: store.ChargeCharging, AddAttempts: 1, At: time.Now()})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
 				case err == nil:
 					wins++
-				case errors.Is(err, core.ErrConflict):
+				case errors.Is(err, store.ErrConflict):
 					conflicts++
 				default:
 					t.Errorf("unexpected error: %v", err)
@@ -380,7 +382,7 @@ func TestPostgresThreeInstances(t *testing.T) {
 		assert.Equal(t, callers-1, conflicts)
 		c, err := stores[1].GetCharge(ctx, "mcas")
 		require.NoError(t, err)
-		assert.Equal(t, core.ChargeCharging, c.Status)
+		assert.Equal(t, store.ChargeCharging, c.Status)
 		assert.Equal(t, 1, c.Attempts)
 	})
 
@@ -388,10 +390,10 @@ func TestPostgresThreeInstances(t *testing.T) {
 		old := time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC)
 		const rows = 60
 		for i := range rows {
-			_, _, err := stores[i%3].CreateCharge(ctx, &core.Charge{
+			_, _, err := stores[i%3].CreateCharge(ctx, &store.Charge{
 				MerchantUID: fmt.Sprintf("mclaim%03d", i), UserID: "claimuser", IdempotencyKey: fmt.Sprintf("k%d", i),
-				Amount: 100, Status: core.ChargeUnknown, CreatedAt: old, UpdatedAt: old.Add(time.Duration(i) * time.Millisecond),
-			})
+				Amount: 100, Status: store.ChargeUnknown, CreatedAt: old, UpdatedAt: old.Add(time.Duration(i) * time.Millisecond),
+			}, store.Lease{})
 			require.NoError(t, err)
 		}
 		var wg sync.WaitGroup
@@ -404,9 +406,9 @@ func TestPostgresThreeInstances(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				for {
-					got, err := s.ClaimCharges(ctx, core.ClaimRequest{
-						Owner: owner, Statuses: []core.ChargeStatus{core.ChargeUnknown},
-						UpdatedBefore: old.Add(time.Hour), Now: now, Lease: time.Hour, Limit: 4,
+					got, err := s.ClaimCharges(ctx, store.ClaimRequest{
+						Statuses: []store.ChargeStatus{store.ChargeUnknown},
+						Lease:    store.Lease{Owner: owner, For: time.Hour}, Limit: 4,
 					})
 					if err != nil {
 						t.Errorf("claim: %v", err)
@@ -432,7 +434,7 @@ func TestPostgresThreeInstances(t *testing.T) {
 	})
 }
 
-func merchantUIDs(cs []*core.Charge) []string {
+func merchantUIDs(cs []*store.Charge) []string {
 	out := make([]string, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, c.MerchantUID)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/store"
 )
 
 // rebind rewrites the '?' placeholders of q for the dialect: PostgreSQL gets $1, $2, ...
@@ -154,10 +154,10 @@ func mapErr(op string, err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("sqlstore: %s: %w", op, core.ErrNotFound)
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	case isUniqueViolation(err):
-		return fmt.Errorf("sqlstore: %s: %w", op, core.ErrDuplicate)
-	case errors.Is(err, core.ErrNotFound), errors.Is(err, core.ErrConflict), errors.Is(err, core.ErrDuplicate):
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrDuplicate)
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrDuplicate):
 		return err
 	default:
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
@@ -224,12 +224,13 @@ func sortByTime[T any](rows []*T, key func(*T) (time.Time, string)) {
 // whose ids pick selects (with pickArgs) and returns cols of each: on PostgreSQL the
 // picked rows are locked with FOR UPDATE SKIP LOCKED, so concurrent callers take
 // different rows instead of waiting; on SQLite one statement is one write transaction, so
-// nothing interleaves.
+// nothing interleaves. Either way the picked rows are then found by primary key: a join
+// with the picked ids lets PostgreSQL's planner hash them and scan the whole table.
 func (s *Store) updatePicked(table, set string, setArgs []any, pick string, pickArgs []any, cols string) (string, []any) {
 	if s.dialect == Postgres {
 		return `WITH picked AS (` + pick + ` FOR UPDATE SKIP LOCKED)
-UPDATE ` + table + ` AS t SET ` + set + `
-FROM picked WHERE t.id = picked.id
+UPDATE ` + table + ` SET ` + set + `
+WHERE id = ANY (ARRAY(SELECT id FROM picked))
 RETURNING ` + cols, append(append([]any{}, pickArgs...), setArgs...)
 	}
 	return `UPDATE ` + table + ` SET ` + set + `

@@ -8,8 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"time"
 
-	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/store"
 )
 
 // Dialect selects the SQL flavour of the database behind the *sql.DB.
@@ -40,6 +41,12 @@ func (d Dialect) String() string {
 // Option configures a Store.
 type Option func(*Store)
 
+// WithClock makes the store measure leases on clock instead of the database's clock. For
+// tests that move time; a store shared by several instances must keep the database's.
+func WithClock(clock func() time.Time) Option {
+	return func(s *Store) { s.clock = clock }
+}
+
 // WithLogger makes Migrate log each migration it applies. The default is silent.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *Store) {
@@ -49,17 +56,18 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// Store is a core.Store on database/sql. Create it with New and call Migrate once at
+// Store is a store.Store on database/sql. Create it with New and call Migrate once at
 // start-up. It is safe for concurrent use, and on PostgreSQL across processes.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	log     *slog.Logger
+	clock   func() time.Time // nil: the database's clock
 	// migrations holds the directories sqlite/ and postgres/ of NNNN_name.sql files.
 	migrations fs.FS
 }
 
-var _ core.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // New returns a Store over db. It neither opens nor migrates anything: the caller owns db
 // (and closes it) and calls Migrate before first use.
@@ -111,19 +119,60 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error)
 	return tx.Commit()
 }
 
-// missOrConflict explains why a compare-and-set UPDATE on table matched no row:
-// ErrConflict if the row exists (its state differed), ErrNotFound otherwise.
-func (s *Store) missOrConflict(ctx context.Context, q querier, table, merchantUID string) error {
+// missOrConflict explains why a compare-and-set UPDATE of the row of table whose column
+// keyCol is key matched no row: ErrConflict if the row exists (its state differed),
+// ErrNotFound otherwise.
+func (s *Store) missOrConflict(ctx context.Context, q querier, table, keyCol, key string) error {
 	var one int
-	err := q.QueryRowContext(ctx, s.q("SELECT 1 FROM "+table+" WHERE merchant_uid = ?"), merchantUID).Scan(&one)
+	err := q.QueryRowContext(ctx, s.q("SELECT 1 FROM "+table+" WHERE "+keyCol+" = ?"), key).Scan(&one)
 	switch {
 	case err == nil:
-		return core.ErrConflict
+		return store.ErrConflict
 	case errors.Is(err, sql.ErrNoRows):
-		return core.ErrNotFound
+		return store.ErrNotFound
 	default:
 		return err
 	}
+}
+
+// clockPlus is SQL for the store's clock plus d (a lease's end), with its arguments: the
+// database's clock, so that instances whose own clocks differ agree on every lease.
+func (s *Store) clockPlus(d time.Duration) (string, []any) {
+	return s.clockAt()(d)
+}
+
+// clockAt returns clockPlus for one statement: with WithClock's clock, read once, so that
+// the instants a statement compares with and the lease it takes are the same "now".
+func (s *Store) clockAt() func(d time.Duration) (string, []any) {
+	if s.clock != nil {
+		now := s.clock()
+		return func(d time.Duration) (string, []any) { return "?", []any{s.dialect.timeArg(now.Add(d))} }
+	}
+	if s.dialect == Postgres {
+		return func(d time.Duration) (string, []any) {
+			return "(clock_timestamp() + ? * interval '1 microsecond')", []any{d.Microseconds()}
+		}
+	}
+	return func(d time.Duration) (string, []any) { return "(" + sqliteNowMicros + " + ?)", []any{d.Microseconds()} }
+}
+
+// sqliteNowMicros is SQLite's clock in microseconds since the Unix epoch (to the
+// millisecond), in integers only and with functions every supported version has:
+// unixepoch('subsec') needs 3.42, and older versions answer NULL for it, a lease that
+// never holds. Both 'now's of one statement are the same instant.
+const sqliteNowMicros = "(CAST(strftime('%s', 'now') AS INTEGER) * 1000000 + CAST(substr(strftime('%f', 'now'), 4) AS INTEGER) * 1000)"
+
+// boolLit is a boolean literal of the dialect (SQLite keeps booleans as 0 and 1).
+func (s *Store) boolLit(b bool) string {
+	switch {
+	case s.dialect == Postgres && b:
+		return "TRUE"
+	case s.dialect == Postgres:
+		return "FALSE"
+	case b:
+		return "1"
+	}
+	return "0"
 }
 
 // forUpdate is the row-locking suffix for SELECTs inside write transactions; SQLite's

@@ -5,11 +5,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/store"
 )
 
-func testBillingKeys(t *testing.T, newStore func(*testing.T) core.Store) {
-	run(t, newStore, "GetAndDelete", func(f *fixture) {
+func testBillingKeys(t *testing.T, open opener) {
+	run(t, open, "GetAndDelete", func(f *fixture) {
 		user := f.user()
 		key := f.giveKey(user, "BC")
 		got, err := f.s.GetBillingKey(f.ctx, user)
@@ -18,22 +18,22 @@ func testBillingKeys(t *testing.T, newStore func(*testing.T) core.Store) {
 
 		require.NoError(f.t, f.s.DeleteBillingKey(f.ctx, user, key.CustomerUID))
 		_, err = f.s.GetBillingKey(f.ctx, user)
-		require.ErrorIs(f.t, err, core.ErrNotFound)
-		require.ErrorIs(f.t, f.s.DeleteBillingKey(f.ctx, user, key.CustomerUID), core.ErrNotFound,
+		require.ErrorIs(f.t, err, store.ErrNotFound)
+		require.ErrorIs(f.t, f.s.DeleteBillingKey(f.ctx, user, key.CustomerUID), store.ErrNotFound,
 			"deleting twice")
 
 		// The issuance that brought the key is history and stays.
-		require.Equal(f.t, core.IssuanceIssued, f.getIssuance(key.IssuanceMerchantUID).Status)
+		require.Equal(f.t, store.IssuanceIssued, f.getIssuance(key.IssuanceMerchantUID).Status)
 	})
 
-	run(t, newStore, "NotFound", func(f *fixture) {
+	run(t, open, "NotFound", func(f *fixture) {
 		f.giveKey(f.user(), "BC")
 		_, err := f.s.GetBillingKey(f.ctx, f.user())
-		require.ErrorIs(f.t, err, core.ErrNotFound)
-		require.ErrorIs(f.t, f.s.DeleteBillingKey(f.ctx, f.user(), f.customerUID()), core.ErrNotFound)
+		require.ErrorIs(f.t, err, store.ErrNotFound)
+		require.ErrorIs(f.t, f.s.DeleteBillingKey(f.ctx, f.user(), f.customerUID()), store.ErrNotFound)
 	})
 
-	run(t, newStore, "DeleteWrongCustomerUID", func(f *fixture) {
+	run(t, open, "DeleteWrongCustomerUID", func(f *fixture) {
 		user, other := f.user(), f.user()
 		key := f.giveKey(user, "BC")
 		otherKey := f.giveKey(other, "KB")
@@ -47,7 +47,7 @@ func testBillingKeys(t *testing.T, newStore func(*testing.T) core.Store) {
 			{"customer_uid under a user without key", f.user(), key.CustomerUID},
 		}
 		for _, tc := range tries {
-			require.ErrorIs(f.t, f.s.DeleteBillingKey(f.ctx, tc.user, tc.customerUID), core.ErrNotFound, tc.name)
+			require.ErrorIs(f.t, f.s.DeleteBillingKey(f.ctx, tc.user, tc.customerUID), store.ErrNotFound, tc.name)
 			got, err := f.s.GetBillingKey(f.ctx, user)
 			require.NoError(f.t, err, tc.name)
 			requireKey(f.t, key, got)
@@ -57,7 +57,7 @@ func testBillingKeys(t *testing.T, newStore func(*testing.T) core.Store) {
 		}
 	})
 
-	run(t, newStore, "OtherUserUntouched", func(f *fixture) {
+	run(t, open, "OtherUserUntouched", func(f *fixture) {
 		a, b := f.user(), f.user()
 		keyA := f.giveKey(a, "BC")
 		keyB := f.giveKey(b, "KB")
@@ -73,7 +73,7 @@ func testBillingKeys(t *testing.T, newStore func(*testing.T) core.Store) {
 		requireKey(f.t, keyA2, got)
 	})
 
-	run(t, newStore, "ReturnsCopies", func(f *fixture) {
+	run(t, open, "ReturnsCopies", func(f *fixture) {
 		user := f.user()
 		key := f.giveKey(user, "BC")
 		got, err := f.s.GetBillingKey(f.ctx, user)

@@ -6,11 +6,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/store"
 )
 
-func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
-	run(t, newStore, "CreateAndGet", func(f *fixture) {
+func testIssuances(t *testing.T, open opener) {
+	run(t, open, "CreateAndGet", func(f *fixture) {
 		is := f.issuance(f.user())
 		is.Amount = 0
 		is.PlanID = ""
@@ -28,48 +28,49 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 		requireIssuance(f.t, withPlan, f.getIssuance(withPlan.MerchantUID))
 	})
 
-	run(t, newStore, "NotFound", func(f *fixture) {
+	run(t, open, "NotFound", func(f *fixture) {
 		f.createIssuance(f.user())
 		_, err := f.s.GetIssuance(f.ctx, f.merchantUID())
-		require.ErrorIs(f.t, err, core.ErrNotFound)
+		require.ErrorIs(f.t, err, store.ErrNotFound)
 		_, err = f.s.GetIssuanceByCustomerUID(f.ctx, f.customerUID())
-		require.ErrorIs(f.t, err, core.ErrNotFound)
+		require.ErrorIs(f.t, err, store.ErrNotFound)
 		to, key := f.issued(f.issuance(f.user()), "BC")
 		_, err = f.s.SettleIssuance(f.ctx, f.merchantUID(), to, key)
-		require.ErrorIs(f.t, err, core.ErrNotFound)
+		require.ErrorIs(f.t, err, store.ErrNotFound)
 	})
 
-	run(t, newStore, "DuplicateMerchantUID", func(f *fixture) {
+	run(t, open, "DuplicateMerchantUID", func(f *fixture) {
 		first := f.createIssuance(f.user())
 		dup := f.issuance(f.user())
 		dup.MerchantUID = first.MerchantUID
-		require.ErrorIs(f.t, f.s.CreateIssuance(f.ctx, dup), core.ErrDuplicate)
+		require.ErrorIs(f.t, f.s.CreateIssuance(f.ctx, dup), store.ErrDuplicate)
 		requireIssuance(f.t, first, f.getIssuance(first.MerchantUID))
 		_, err := f.s.GetIssuanceByCustomerUID(f.ctx, dup.CustomerUID)
-		require.ErrorIs(f.t, err, core.ErrNotFound, "the rejected issuance was stored")
+		require.ErrorIs(f.t, err, store.ErrNotFound, "the rejected issuance was stored")
 	})
 
-	run(t, newStore, "DuplicateCustomerUID", func(f *fixture) {
+	run(t, open, "DuplicateCustomerUID", func(f *fixture) {
 		first := f.createIssuance(f.user())
 		dup := f.issuance(f.user())
 		dup.CustomerUID = first.CustomerUID
-		require.ErrorIs(f.t, f.s.CreateIssuance(f.ctx, dup), core.ErrDuplicate)
+		require.ErrorIs(f.t, f.s.CreateIssuance(f.ctx, dup), store.ErrDuplicate)
 		_, err := f.s.GetIssuance(f.ctx, dup.MerchantUID)
-		require.ErrorIs(f.t, err, core.ErrNotFound, "the rejected issuance was stored")
+		require.ErrorIs(f.t, err, store.ErrNotFound, "the rejected issuance was stored")
 		got, err := f.s.GetIssuanceByCustomerUID(f.ctx, first.CustomerUID)
 		require.NoError(f.t, err)
 		requireIssuance(f.t, first, got)
 	})
 
 	t.Run("Settle", func(t *testing.T) {
-		for _, status := range []core.IssuanceStatus{core.IssuanceIssued, core.IssuanceFailed, core.IssuanceExpired} {
-			run(t, newStore, string(status), func(f *fixture) {
+		for _, status := range []store.IssuanceStatus{store.IssuanceIssued, store.IssuanceFailed, store.IssuanceExpired} {
+			run(t, open, string(status), func(f *fixture) {
 				user := f.user()
 				is := f.createIssuance(user)
 				to, key := f.issued(is, "현대카드")
 				to.Status = status
 				to.ChargeMerchantUID = f.merchantUID()
-				if status != core.IssuanceIssued {
+				to.KeyRemoved = true // not a field SettleIssuance copies
+				if status != store.IssuanceIssued {
 					to.CardName, to.CardNumber = "", ""
 					to.FailReason = "F1234: 카드 한도 초과"
 				}
@@ -90,74 +91,74 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 				requireIssuance(f.t, want, got)
 
 				gotKey, err := f.s.GetBillingKey(f.ctx, user)
-				if status == core.IssuanceIssued {
+				if status == store.IssuanceIssued {
 					require.NoError(f.t, err)
 					requireKey(f.t, key, gotKey)
 				} else {
-					require.ErrorIs(f.t, err, core.ErrNotFound, "a %s settlement stored the key", status)
+					require.ErrorIs(f.t, err, store.ErrNotFound, "a %s settlement stored the key", status)
 				}
 
 				// Settled is final: every further settlement is a conflict and changes nothing.
-				for _, again := range []core.IssuanceStatus{core.IssuanceIssued, core.IssuanceFailed, core.IssuanceExpired} {
+				for _, again := range []store.IssuanceStatus{store.IssuanceIssued, store.IssuanceFailed, store.IssuanceExpired} {
 					to2, key2 := f.issued(is, "신한카드")
 					to2.Status = again
 					_, err := f.s.SettleIssuance(f.ctx, is.MerchantUID, to2, key2)
-					require.ErrorIs(f.t, err, core.ErrConflict, "settling a %s issuance to %s", status, again)
+					require.ErrorIs(f.t, err, store.ErrConflict, "settling a %s issuance to %s", status, again)
 					requireIssuance(f.t, want, f.getIssuance(is.MerchantUID))
 				}
 				gotKey, err = f.s.GetBillingKey(f.ctx, user)
-				if status == core.IssuanceIssued {
+				if status == store.IssuanceIssued {
 					require.NoError(f.t, err)
 					requireKey(f.t, key, gotKey)
 				} else {
-					require.ErrorIs(f.t, err, core.ErrNotFound)
+					require.ErrorIs(f.t, err, store.ErrNotFound)
 				}
 			})
 		}
 	})
 
-	run(t, newStore, "SettleToInvalidStatus", func(f *fixture) {
+	run(t, open, "SettleToInvalidStatus", func(f *fixture) {
 		is := f.createIssuance(f.user())
-		for _, status := range []core.IssuanceStatus{core.IssuancePending, "", "settled"} {
+		for _, status := range []store.IssuanceStatus{store.IssuancePending, "", "settled"} {
 			to, key := f.issued(is, "BC")
 			to.Status = status
 			_, err := f.s.SettleIssuance(f.ctx, is.MerchantUID, to, key)
 			require.Error(f.t, err, "settling to %q", status)
 			requireIssuance(f.t, is, f.getIssuance(is.MerchantUID))
 			_, err = f.s.GetBillingKey(f.ctx, is.UserID)
-			require.ErrorIs(f.t, err, core.ErrNotFound)
+			require.ErrorIs(f.t, err, store.ErrNotFound)
 		}
 	})
 
-	run(t, newStore, "SettleKeepsEmptyFields", func(f *fixture) {
+	run(t, open, "SettleKeepsEmptyFields", func(f *fixture) {
 		is := f.issuance(f.user())
 		is.ChargeMerchantUID = f.merchantUID()
 		is.FailReason = "earlier note"
 		require.NoError(f.t, f.s.CreateIssuance(f.ctx, is))
-		_, err := f.s.SettleIssuance(f.ctx, is.MerchantUID, &core.Issuance{Status: core.IssuanceExpired}, nil)
+		_, err := f.s.SettleIssuance(f.ctx, is.MerchantUID, &store.Issuance{Status: store.IssuanceExpired}, nil)
 		require.NoError(f.t, err)
 		want := cloneIssuance(is)
-		want.Status = core.IssuanceExpired
+		want.Status = store.IssuanceExpired
 		requireIssuance(f.t, want, f.getIssuance(is.MerchantUID))
 	})
 
 	// R3: one payment, one record.
-	run(t, newStore, "SettleImpUIDTaken", func(f *fixture) {
+	run(t, open, "SettleImpUIDTaken", func(f *fixture) {
 		first := f.createIssuance(f.user())
 		to, key := f.issued(first, "BC")
 		_, err := f.s.SettleIssuance(f.ctx, first.MerchantUID, to, key)
 		require.NoError(f.t, err)
 
-		for _, status := range []core.IssuanceStatus{core.IssuanceIssued, core.IssuanceFailed} {
+		for _, status := range []store.IssuanceStatus{store.IssuanceIssued, store.IssuanceFailed} {
 			second := f.createIssuance(f.user())
 			to2, key2 := f.issued(second, "BC")
 			to2.Status = status
 			to2.ImpUID = to.ImpUID
 			_, err = f.s.SettleIssuance(f.ctx, second.MerchantUID, to2, key2)
-			require.ErrorIs(f.t, err, core.ErrDuplicate, "settling to %s with a taken imp_uid", status)
+			require.ErrorIs(f.t, err, store.ErrDuplicate, "settling to %s with a taken imp_uid", status)
 			requireIssuance(f.t, second, f.getIssuance(second.MerchantUID))
 			_, err = f.s.GetBillingKey(f.ctx, second.UserID)
-			require.ErrorIs(f.t, err, core.ErrNotFound, "the key of a rejected settlement was stored")
+			require.ErrorIs(f.t, err, store.ErrNotFound, "the key of a rejected settlement was stored")
 
 			// The same issuance can still be settled with its own payment.
 			to2.ImpUID = f.impUID()
@@ -169,12 +170,12 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 		for range 3 {
 			is := f.createIssuance(f.user())
 			_, err := f.s.SettleIssuance(f.ctx, is.MerchantUID,
-				&core.Issuance{Status: core.IssuanceFailed, FailReason: "closed"}, nil)
+				&store.Issuance{Status: store.IssuanceFailed, FailReason: "closed"}, nil)
 			require.NoError(f.t, err)
 		}
 	})
 
-	run(t, newStore, "SettleReplacesKey", func(f *fixture) {
+	run(t, open, "SettleReplacesKey", func(f *fixture) {
 		user, other := f.user(), f.user()
 		old := f.giveKey(user, "BC")
 		otherKey := f.giveKey(other, "KB")
@@ -194,10 +195,10 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 		requireKey(f.t, otherKey, got)
 
 		// The replaced key is gone: deleting it by its customer_uid finds nothing.
-		require.ErrorIs(f.t, f.s.DeleteBillingKey(f.ctx, user, old.CustomerUID), core.ErrNotFound)
+		require.ErrorIs(f.t, f.s.DeleteBillingKey(f.ctx, user, old.CustomerUID), store.ErrNotFound)
 	})
 
-	run(t, newStore, "SettleSameCustomerUIDKey", func(f *fixture) {
+	run(t, open, "SettleSameCustomerUIDKey", func(f *fixture) {
 		user := f.user()
 		old := f.giveKey(user, "BC")
 		is := f.createIssuance(user)
@@ -211,7 +212,7 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 		requireKey(f.t, key, got)
 	})
 
-	run(t, newStore, "SettleIssuedWithoutKey", func(f *fixture) {
+	run(t, open, "SettleIssuedWithoutKey", func(f *fixture) {
 		user := f.user()
 		old := f.giveKey(user, "BC")
 		is := f.createIssuance(user)
@@ -219,16 +220,16 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 		replaced, err := f.s.SettleIssuance(f.ctx, is.MerchantUID, to, nil)
 		require.NoError(f.t, err)
 		require.Nil(f.t, replaced)
-		require.Equal(f.t, core.IssuanceIssued, f.getIssuance(is.MerchantUID).Status)
+		require.Equal(f.t, store.IssuanceIssued, f.getIssuance(is.MerchantUID).Status)
 		got, err := f.s.GetBillingKey(f.ctx, user)
 		require.NoError(f.t, err)
 		requireKey(f.t, old, got)
 	})
 
-	run(t, newStore, "SettleFailedKeepsKey", func(f *fixture) {
+	run(t, open, "SettleFailedKeepsKey", func(f *fixture) {
 		user := f.user()
 		old := f.giveKey(user, "BC")
-		for _, status := range []core.IssuanceStatus{core.IssuanceFailed, core.IssuanceExpired} {
+		for _, status := range []store.IssuanceStatus{store.IssuanceFailed, store.IssuanceExpired} {
 			is := f.createIssuance(user)
 			to, key := f.issued(is, "KB")
 			to.Status = status
@@ -242,24 +243,24 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 	})
 
 	// A billing key's customer_uid is unique across users; the whole settlement fails.
-	run(t, newStore, "SettleKeyCustomerUIDTaken", func(f *fixture) {
+	run(t, open, "SettleKeyCustomerUIDTaken", func(f *fixture) {
 		owner := f.giveKey(f.user(), "BC")
 		user := f.user()
 		is := f.createIssuance(user)
 		to, key := f.issued(is, "KB")
 		key.CustomerUID = owner.CustomerUID
 		_, err := f.s.SettleIssuance(f.ctx, is.MerchantUID, to, key)
-		require.ErrorIs(f.t, err, core.ErrDuplicate)
+		require.ErrorIs(f.t, err, store.ErrDuplicate)
 		requireIssuance(f.t, is, f.getIssuance(is.MerchantUID))
 		_, err = f.s.GetBillingKey(f.ctx, user)
-		require.ErrorIs(f.t, err, core.ErrNotFound)
+		require.ErrorIs(f.t, err, store.ErrNotFound)
 		got, err := f.s.GetBillingKey(f.ctx, owner.UserID)
 		require.NoError(f.t, err)
 		requireKey(f.t, owner, got)
 	})
 
 	// A key must land on the issuance's own user, never on another account.
-	run(t, newStore, "SettleKeyOfAnotherUser", func(f *fixture) {
+	run(t, open, "SettleKeyOfAnotherUser", func(f *fixture) {
 		user, victim := f.user(), f.user()
 		victimKey := f.giveKey(victim, "BC")
 		is := f.createIssuance(user)
@@ -272,12 +273,12 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 		require.NoError(f.t, err)
 		requireKey(f.t, victimKey, got)
 		_, err = f.s.GetBillingKey(f.ctx, user)
-		require.ErrorIs(f.t, err, core.ErrNotFound)
+		require.ErrorIs(f.t, err, store.ErrNotFound)
 	})
 
-	run(t, newStore, "ExpirePending", func(f *fixture) {
+	run(t, open, "ExpirePending", func(f *fixture) {
 		now := f.epoch
-		mk := func(expiresAt time.Time) *core.Issuance {
+		mk := func(expiresAt time.Time) *store.Issuance {
 			is := f.issuance(f.user())
 			is.CreatedAt = expiresAt.Add(-30 * time.Minute)
 			is.UpdatedAt = is.CreatedAt
@@ -285,7 +286,7 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 			require.NoError(f.t, f.s.CreateIssuance(f.ctx, is))
 			return is
 		}
-		due := []*core.Issuance{
+		due := []*store.Issuance{
 			mk(now.Add(-2 * time.Hour)),
 			mk(now.Add(-time.Millisecond)),
 			mk(now), // ExpiresAt <= now
@@ -302,24 +303,24 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 		for _, is := range due {
 			require.Contains(f.t, got, is.MerchantUID, "a due issuance was not expired")
 			want := cloneIssuance(is)
-			want.Status = core.IssuanceExpired
+			want.Status = store.IssuanceExpired
 			want.UpdatedAt = now
 			requireIssuance(f.t, want, got[is.MerchantUID])
 			requireIssuance(f.t, want, f.getIssuance(is.MerchantUID))
 		}
-		for _, is := range []*core.Issuance{notYet, settledWant, present} {
+		for _, is := range []*store.Issuance{notYet, settledWant, present} {
 			require.NotContains(f.t, got, is.MerchantUID)
 			requireIssuance(f.t, is, f.getIssuance(is.MerchantUID))
 		}
 		// Expired is final: settling it is a conflict.
 		to, key = f.issued(due[0], "BC")
 		_, err = f.s.SettleIssuance(f.ctx, due[0].MerchantUID, to, key)
-		require.ErrorIs(f.t, err, core.ErrConflict)
+		require.ErrorIs(f.t, err, store.ErrConflict)
 	})
 
-	run(t, newStore, "ExpireLimit", func(f *fixture) {
+	run(t, open, "ExpireLimit", func(f *fixture) {
 		now := f.epoch
-		var mine []*core.Issuance
+		var mine []*store.Issuance
 		for i := range 5 {
 			is := f.issuance(f.user())
 			is.ExpiresAt = now.Add(-time.Duration(i+1) * time.Minute)
@@ -332,7 +333,7 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 			require.Empty(f.t, got, "limit %d", limit)
 		}
 		for _, is := range mine {
-			require.Equal(f.t, core.IssuancePending, f.getIssuance(is.MerchantUID).Status, "limit <= 0 expired a row")
+			require.Equal(f.t, store.IssuancePending, f.getIssuance(is.MerchantUID).Status, "limit <= 0 expired a row")
 		}
 		got, err := f.s.ExpirePendingIssuances(f.ctx, now, 2)
 		require.NoError(f.t, err)
@@ -342,15 +343,88 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 			require.NotContains(f.t, all, is.MerchantUID, "expired twice")
 		}
 		for _, is := range mine {
-			require.Equal(f.t, core.IssuanceExpired, f.getIssuance(is.MerchantUID).Status)
+			require.Equal(f.t, store.IssuanceExpired, f.getIssuance(is.MerchantUID).Status)
 		}
 	})
 
-	run(t, newStore, "ByImpUID", func(f *fixture) {
+	// CreateIssuance stores KeyRemoved as given (an import of old rows may set it).
+	run(t, open, "KeyRemoved", func(f *fixture) {
+		is := f.issuance(f.user())
+		is.Status, is.KeyRemoved = store.IssuanceFailed, true
+		require.NoError(f.t, f.s.CreateIssuance(f.ctx, is))
+		requireIssuance(f.t, is, f.getIssuance(is.MerchantUID))
+		fresh := f.createIssuance(f.user())
+		require.False(f.t, f.getIssuance(fresh.MerchantUID).KeyRemoved)
+	})
+
+	// PendingIssuance: the user's newest pending issuance for the plan that is still
+	// valid after notBefore, so a repeated request reuses it.
+	run(t, open, "Pending", func(f *fixture) {
+		user, other := f.user(), f.user()
+		notBefore := f.now.Add(15 * time.Minute)
+		mk := func(user, plan string, created time.Time, expiresAfter time.Duration) *store.Issuance {
+			is := f.issuance(user)
+			is.PlanID, is.CreatedAt, is.UpdatedAt = plan, created, created
+			is.ExpiresAt = notBefore.Add(expiresAfter)
+			require.NoError(f.t, f.s.CreateIssuance(f.ctx, is))
+			return is
+		}
+		none := func(user, plan string) {
+			f.t.Helper()
+			_, err := f.s.PendingIssuance(f.ctx, user, plan, notBefore)
+			require.ErrorIs(f.t, err, store.ErrNotFound, "user %s plan %q", user, plan)
+		}
+		none(user, "basic-monthly")
+
+		// At notBefore is too late (ExpiresAt must be after it); a zero CreatedAt is the
+		// oldest there is.
+		mk(user, "basic-monthly", f.now.Add(time.Minute), 0)
+		none(user, "basic-monthly")
+		undated := mk(user, "basic-monthly", time.Time{}, time.Millisecond)
+		got, err := f.s.PendingIssuance(f.ctx, user, "basic-monthly", notBefore)
+		require.NoError(f.t, err)
+		requireIssuance(f.t, undated, got)
+
+		older := mk(user, "basic-monthly", f.now.Add(-2*time.Minute), time.Hour)
+		newest := mk(user, "basic-monthly", f.now.Add(-time.Minute), time.Millisecond)
+		mk(other, "basic-monthly", f.now, time.Hour)     // another user's
+		noPlan := mk(user, "", f.now, time.Hour)         // no plan is a plan of its own
+		premium := mk(user, "premium", f.now, time.Hour) // another plan
+		settled := mk(user, "basic-monthly", f.now, time.Hour)
+		_, err = f.s.SettleIssuance(f.ctx, settled.MerchantUID,
+			&store.Issuance{Status: store.IssuanceFailed, FailReason: "closed"}, nil)
+		require.NoError(f.t, err)
+
+		for _, tc := range []struct {
+			plan string
+			want *store.Issuance
+		}{{"basic-monthly", newest}, {"", noPlan}, {"premium", premium}} {
+			got, err := f.s.PendingIssuance(f.ctx, user, tc.plan, notBefore)
+			require.NoError(f.t, err, "plan %q", tc.plan)
+			requireIssuance(f.t, tc.want, got)
+		}
+		none(user, "gold")
+		none(f.user(), "basic-monthly")
+
+		// Once the newest is settled, the next newest pending one is found; a copy.
+		to, key := f.issued(newest, "BC")
+		_, err = f.s.SettleIssuance(f.ctx, newest.MerchantUID, to, key)
+		require.NoError(f.t, err)
+		got, err = f.s.PendingIssuance(f.ctx, user, "basic-monthly", notBefore)
+		require.NoError(f.t, err)
+		requireIssuance(f.t, older, got)
+		got.Status, got.UserID = store.IssuanceIssued, "mallory"
+		requireIssuance(f.t, older, f.getIssuance(older.MerchantUID))
+		got, err = f.s.PendingIssuance(f.ctx, user, "basic-monthly", notBefore.Add(time.Hour))
+		require.ErrorIs(f.t, err, store.ErrNotFound, "all expire by then")
+		require.Nil(f.t, got)
+	})
+
+	run(t, open, "ByImpUID", func(f *fixture) {
 		is := f.createIssuance(f.user())
 		for _, imp := range []string{"", f.impUID()} {
 			_, err := f.s.GetIssuanceByImpUID(f.ctx, imp)
-			require.ErrorIs(f.t, err, core.ErrNotFound, "imp_uid %q before any settlement", imp)
+			require.ErrorIs(f.t, err, store.ErrNotFound, "imp_uid %q before any settlement", imp)
 		}
 		to, key := f.issued(is, "BC")
 		_, err := f.s.SettleIssuance(f.ctx, is.MerchantUID, to, key)
@@ -361,7 +435,7 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 		got, err := f.s.GetIssuanceByImpUID(f.ctx, to.ImpUID)
 		require.NoError(f.t, err)
 		requireIssuance(f.t, want, got)
-		got.UserID, got.Status, got.ImpUID = "mallory", core.IssuancePending, "imp_other"
+		got.UserID, got.Status, got.ImpUID = "mallory", store.IssuancePending, "imp_other"
 		again, err := f.s.GetIssuanceByImpUID(f.ctx, to.ImpUID)
 		require.NoError(f.t, err)
 		requireIssuance(f.t, want, again)
@@ -371,7 +445,7 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 		failed := f.createIssuance(f.user())
 		imp := f.impUID()
 		_, err = f.s.SettleIssuance(f.ctx, failed.MerchantUID,
-			&core.Issuance{Status: core.IssuanceFailed, ImpUID: imp, FailReason: "declined"}, nil)
+			&store.Issuance{Status: store.IssuanceFailed, ImpUID: imp, FailReason: "declined"}, nil)
 		require.NoError(f.t, err)
 		got, err = f.s.GetIssuanceByImpUID(f.ctx, imp)
 		require.NoError(f.t, err)
@@ -379,24 +453,24 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 		f.createIssuance(f.user())
 		for _, imp := range []string{"", f.impUID()} {
 			_, err := f.s.GetIssuanceByImpUID(f.ctx, imp)
-			require.ErrorIs(f.t, err, core.ErrNotFound, "imp_uid %q", imp)
+			require.ErrorIs(f.t, err, store.ErrNotFound, "imp_uid %q", imp)
 		}
 		// A charge's imp_uid is no issuance's.
 		c := f.createCharge(f.charge(f.user()))
-		f.drive(c.MerchantUID, core.ChargeCharging)
+		f.drive(c.MerchantUID, store.ChargeCharging)
 		chargeImp := f.impUID()
-		_, err = f.s.UpdateCharge(f.ctx, c.MerchantUID, []core.ChargeStatus{core.ChargeCharging},
-			core.ChargeUpdate{Status: core.ChargePaid, ImpUID: chargeImp})
+		_, err = f.s.UpdateCharge(f.ctx, c.MerchantUID, []store.ChargeStatus{store.ChargeCharging},
+			store.ChargeUpdate{Status: store.ChargePaid, ImpUID: chargeImp})
 		require.NoError(f.t, err)
 		_, err = f.s.GetIssuanceByImpUID(f.ctx, chargeImp)
-		require.ErrorIs(f.t, err, core.ErrNotFound)
+		require.ErrorIs(f.t, err, store.ErrNotFound)
 	})
 
-	run(t, newStore, "ReturnsCopies", func(f *fixture) {
+	run(t, open, "ReturnsCopies", func(f *fixture) {
 		is := f.issuance(f.user())
 		want := cloneIssuance(is)
 		require.NoError(f.t, f.s.CreateIssuance(f.ctx, is))
-		is.UserID, is.Amount, is.Status = "mallory", 1, core.IssuanceIssued
+		is.UserID, is.Amount, is.Status = "mallory", 1, store.IssuanceIssued
 		got := f.getIssuance(want.MerchantUID)
 		requireIssuance(f.t, want, got)
 		got.UserID, got.Amount = "mallory", 1
@@ -407,9 +481,9 @@ func testIssuances(t *testing.T, newStore func(*testing.T) core.Store) {
 // expireAll calls ExpirePendingIssuances until it returns nothing, checking every batch,
 // and returns the rows it expired by merchant_uid. Rows of other tests sharing the
 // database may be among them.
-func expireAll(f *fixture, now time.Time, limit int) map[string]*core.Issuance {
+func expireAll(f *fixture, now time.Time, limit int) map[string]*store.Issuance {
 	f.t.Helper()
-	out := make(map[string]*core.Issuance)
+	out := make(map[string]*store.Issuance)
 	for range 10000 {
 		batch, err := f.s.ExpirePendingIssuances(f.ctx, now, limit)
 		require.NoError(f.t, err)
@@ -420,7 +494,7 @@ func expireAll(f *fixture, now time.Time, limit int) map[string]*core.Issuance {
 		for _, is := range batch {
 			require.NotNil(f.t, is)
 			require.NotContains(f.t, out, is.MerchantUID, "expired twice")
-			require.Equal(f.t, core.IssuanceExpired, is.Status)
+			require.Equal(f.t, store.IssuanceExpired, is.Status)
 			require.False(f.t, is.ExpiresAt.After(now), "expired an issuance before its ExpiresAt")
 			out[is.MerchantUID] = is
 		}

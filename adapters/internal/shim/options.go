@@ -1,10 +1,10 @@
 package shim
 
 import (
-	"io"
 	"net/http"
 
 	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/internal/httpapi"
 )
 
 // Options is what an adapter's Option functions set, for the framework's request context
@@ -13,11 +13,25 @@ import (
 type Options[C any] struct {
 	// Buyer tells core who the signed-in user is; nil means nobody (core answers 401).
 	Buyer func(C) (core.Buyer, error)
+	// Operator tells core who the signed-in member of staff is, for the admin routes; nil
+	// means nobody (core answers 401).
+	Operator func(C) (string, error)
 	// ErrorHook receives recovered panics and failed response writes; may be nil.
 	ErrorHook func(C, error)
-	// BodyLimit caps request bodies in bytes before core sees them; <= 0 means no
-	// adapter-level cap.
-	BodyLimit int64
+}
+
+// ForAdmin returns the options the admin routes run with: the route table asks its
+// Request for the caller, and on the admin routes that is the operator.
+func (o *Options[C]) ForAdmin() *Options[C] {
+	a := *o
+	a.Buyer = func(c C) (core.Buyer, error) {
+		if o.Operator == nil {
+			return core.Buyer{}, nil
+		}
+		op, err := o.Operator(c)
+		return core.Buyer{UserID: op}, err
+	}
+	return &a
 }
 
 // NewOptions applies opts, skipping nil ones, to zero Options.
@@ -46,34 +60,9 @@ func (o *Options[C]) BuyerOf(c C) (core.Buyer, error) {
 	return o.Buyer(c)
 }
 
-// TooLarge answers core's 413 problem for a body over o.BodyLimit on w and reports a
-// failed write.
-func (o *Options[C]) TooLarge(c C, w Writer) {
-	TooLarge(w, o.BodyLimit)
-	if err := w.Err(); err != nil {
-		o.Report(c, err)
-	}
-}
-
-// CapBody applies o.BodyLimit to a streamed request body whose declared length is
-// declared (-1 when unknown). It returns the body core should read, or ok=false once the
-// body was found too large and the 413 was answered on w. Without a limit, body is
-// returned as it is.
-func (o *Options[C]) CapBody(c C, w Writer, body io.Reader, declared int64) (_ io.Reader, ok bool) {
-	if o.BodyLimit <= 0 {
-		return body, true
-	}
-	capped, tooLarge := ReadCapped(body, declared, o.BodyLimit)
-	if tooLarge {
-		o.TooLarge(c, w)
-		return nil, false
-	}
-	return capped, true
-}
-
 // Serve runs handle through the package-level Serve, then hands a recovered panic and a
 // failed response write, in that order, to the error hook.
-func (o *Options[C]) Serve(c C, handle func(core.Response, core.Request), w Writer, r core.Request, rethrowAbort bool) {
+func (o *Options[C]) Serve(c C, handle func(httpapi.Response, httpapi.Request), w Writer, r httpapi.Request, rethrowAbort bool) {
 	if perr := Serve(handle, w, r, rethrowAbort); perr != nil {
 		o.Report(c, perr)
 	}

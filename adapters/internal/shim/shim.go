@@ -1,21 +1,19 @@
 // Package shim holds the pieces the billkey adapters share: route pattern translation,
 // the options behind each adapter's With... functions (generic in the framework's context
-// type), the adapter-level body cap, panic recovery and the response bookkeeping that
-// lets an adapter tell whether core already sent a status line. Nothing here decides a
-// status code, a header or a body; core does that.
+// type), panic recovery and the response bookkeeping that lets an adapter tell whether
+// the routes already sent a status line. Nothing here decides a status code, a header or
+// a body; the route table (internal/httpapi) does that.
 package shim
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"runtime"
-	"strconv"
 	"strings"
 
+	"github.com/billkey/billkey/codes"
 	"github.com/billkey/billkey/core"
+	"github.com/billkey/billkey/internal/httpapi"
 )
 
 // ColonPattern translates a core route pattern ("/charges/{merchant_uid}") into the
@@ -83,31 +81,6 @@ func Path(path string) string {
 	return path
 }
 
-// ReadCapped reads body up to limit bytes. tooLarge reports a body longer than limit
-// (declared, when declared >= 0, or actually read). When reading fails part-way, the
-// returned reader yields what was read and then the error, so core sees the failure as
-// it would have without the cap.
-func ReadCapped(body io.Reader, declared, limit int64) (r io.Reader, tooLarge bool) {
-	if declared > limit {
-		return nil, true
-	}
-	if body == nil || body == http.NoBody || declared == 0 {
-		return http.NoBody, false
-	}
-	b, err := io.ReadAll(io.LimitReader(body, limit+1))
-	if int64(len(b)) > limit {
-		return nil, true
-	}
-	if err != nil {
-		return io.MultiReader(bytes.NewReader(b), errReader{err}), false
-	}
-	return bytes.NewReader(b), false
-}
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
-
 // PanicError is what the error hook receives when a route handler (or a hook it called,
 // such as the buyer hook) panicked. The panic was recovered and answered with core's
 // 500 problem when no status had been sent yet.
@@ -125,10 +98,10 @@ func (e *PanicError) Unwrap() error {
 	return err
 }
 
-// Writer is the response side of an adapter: core.Response plus what the shared
+// Writer is the response side of an adapter: httpapi.Response plus what the shared
 // recovery needs to know.
 type Writer interface {
-	core.Response
+	httpapi.Response
 	// Started reports whether the status line was handed to the framework.
 	Started() bool
 	// Discard forgets headers core set but never sent, before the 500 is rendered.
@@ -141,7 +114,7 @@ type Writer interface {
 // sent yet) and returning it as a *PanicError for the adapter's error hook; nil when the
 // handler returned normally. http.ErrAbortHandler is re-raised when rethrowAbort is set,
 // so net/http keeps its meaning of "abort this response".
-func Serve(handle func(core.Response, core.Request), w Writer, r core.Request, rethrowAbort bool) (perr *PanicError) {
+func Serve(handle func(httpapi.Response, httpapi.Request), w Writer, r httpapi.Request, rethrowAbort bool) (perr *PanicError) {
 	defer func() {
 		p := recover()
 		if p == nil {
@@ -155,23 +128,9 @@ func Serve(handle func(core.Response, core.Request), w Writer, r core.Request, r
 		perr = &PanicError{Value: p, Stack: buf}
 		if !w.Started() {
 			w.Discard()
-			core.WriteError(w, &core.Error{Code: core.CodeInternal, Status: http.StatusInternalServerError, Err: perr})
+			httpapi.WriteError(w, &core.Error{Code: codes.Internal, Err: perr})
 		}
 	}()
 	handle(w, r)
 	return nil
-}
-
-// ErrBodyTooLarge is the cause attached to the 413 an adapter-level cap produces.
-var ErrBodyTooLarge = errors.New("billkey: request body over the adapter's limit")
-
-// TooLarge answers core's 413 problem for a body over the adapter's cap of limit bytes,
-// worded as core words its own cap.
-func TooLarge(w core.Response, limit int64) {
-	core.WriteError(w, &core.Error{
-		Code:   core.CodeBodyTooLarge,
-		Status: http.StatusRequestEntityTooLarge,
-		Detail: "The request body is larger than " + strconv.FormatInt(limit, 10) + " bytes.",
-		Err:    ErrBodyTooLarge,
-	})
 }

@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Mode says which iamport the example talks to.
@@ -15,7 +17,8 @@ type Mode int
 
 // Modes.
 const (
-	// ModeSandbox runs the in-process fake of iamport (package iamporttest): nothing is real.
+	// ModeSandbox talks to a fake of iamport (package iamporttest): nothing is real. The
+	// fake runs in-process unless Config.IAMPortURL names a shared one (cmd/fakeiamport).
 	ModeSandbox Mode = iota + 1
 	// ModeLive talks to the real iamport with the merchant's credentials.
 	ModeLive
@@ -39,21 +42,57 @@ const (
 	EnvDB          = "BILLKEY_DB"
 	EnvPostgresDSN = "BILLKEY_POSTGRES_DSN"
 	EnvPublicURL   = "BILLKEY_PUBLIC_URL"
+	EnvIAMPortURL  = "IAMPORT_BASE_URL"
 	EnvIMPCode     = "IMP_CODE"
 	EnvIMPKey      = "IMP_KEY"
 	EnvIMPSecret   = "IMP_SECRET"
 	EnvTestChannel = "IMP_TEST_CHANNEL"
 )
 
-// Defaults.
-const (
-	DefaultAddr = "127.0.0.1:8080"
-	// DefaultDB is the SQLite file of the sandbox.
-	DefaultDB = "billkey-demo.db"
-	// DefaultLiveDB is the SQLite file in live mode: a separate file, so records made
-	// against the fake never mix with real ones.
-	DefaultLiveDB = "billkey-demo-live.db"
-)
+// DefaultAddr is the listen address without -addr or ADDR.
+const DefaultAddr = "127.0.0.1:8080"
+
+// DefaultDB is the SQLite file an example uses without -db or BILLKEY_DB: one per
+// framework, so two examples started side by side never share records (or a fake's
+// state), and one per mode, so records made against a fake never mix with real ones:
+// "billkey-demo-nethttp.db", "billkey-demo-gin-live.db", ...
+func DefaultDB(framework string, mode Mode) string {
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return -1 // "net/http" -> "nethttp"
+	}, framework)
+	if name == "" {
+		name = "example"
+	}
+	if mode == ModeLive {
+		return "billkey-demo-" + name + "-live.db"
+	}
+	return "billkey-demo-" + name + ".db"
+}
+
+// Timeouts bound how long a client may hold a connection of the example's server.
+type Timeouts struct {
+	// Read bounds reading a whole request, headers and body: a client that announces a
+	// body and sends it slowly (or never) is cut off.
+	Read time.Duration
+	// Write bounds the time from the end of the request to the end of the response, the
+	// handler included.
+	Write time.Duration
+	// Idle bounds how long a keep-alive connection waits for its next request.
+	Idle time.Duration
+}
+
+// DefaultTimeouts are the examples' server timeouts. Read stays well under
+// ShutdownTimeout: Fiber counts a connection that has not sent its first request as busy
+// until Read ends, and its shutdown waits for it. Write outlasts billkey's slowest route,
+// a charge whose `again` may run ReconcileAfter/2 (a minute by default) before the row is
+// written.
+var DefaultTimeouts = Timeouts{Read: 5 * time.Second, Write: 2 * time.Minute, Idle: time.Minute}
 
 // Config is the example's configuration, from flags and the environment.
 type Config struct {
@@ -61,6 +100,11 @@ type Config struct {
 	Addr        string // listen address; port 0 picks a free port
 	DBPath      string // SQLite file (unless PostgresDSN is set)
 	PostgresDSN string // when set, PostgreSQL instead of SQLite
+	// IAMPortURL is the base URL of the iamport API to use instead of the default: in the
+	// sandbox a shared fake (go run ./cmd/fakeiamport) rather than a private in-process
+	// one, so several examples can use one upstream; in live mode another endpoint of
+	// the real API. "" = the in-process fake (sandbox) or iamport.DefaultBaseURL (live).
+	IAMPortURL string
 	// PublicURL is the origin browsers (and, in live mode, iamport's webhooks) use to
 	// reach the example, e.g. "https://shop.example.com" behind a proxy. "" = the
 	// listen address.
@@ -72,7 +116,13 @@ type Config struct {
 	// TestChannel accepts payments iamport marks as sandbox (a test PG channel on the
 	// real iamport). Live mode only.
 	TestChannel bool
+	// Timeouts of the server the wiring builds; ParseConfig sets DefaultTimeouts.
+	Timeouts Timeouts
 }
+
+// PrivateFake reports whether the example runs its own in-process fake of iamport: the
+// sandbox without IAMPortURL.
+func (c Config) PrivateFake() bool { return c.Mode == ModeSandbox && c.IAMPortURL == "" }
 
 // Storage describes where records go, for the banner: "SQLite FILE" or "PostgreSQL".
 // It never shows the DSN, which may hold a password.
@@ -101,14 +151,16 @@ func ParseConfig(framework string, args []string, getenv func(string) string, ou
 	fs.SetOutput(output)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "billkey example (%s): a small subscription shop on billkey.\n\n", framework)
-		fmt.Fprintf(fs.Output(), "Sandbox by default (an in-process fake of iamport; nothing is real). Set %s, %s and %s\n", EnvIMPCode, EnvIMPKey, EnvIMPSecret)
-		fmt.Fprintf(fs.Output(), "in the environment to use the real iamport. Flags:\n\n")
+		fmt.Fprintf(fs.Output(), "Sandbox by default (an in-process fake of iamport; nothing is real), or a shared fake with\n")
+		fmt.Fprintf(fs.Output(), "-iamport-url (go run ./cmd/fakeiamport). Set %s, %s and %s in the environment to use\n", EnvIMPCode, EnvIMPKey, EnvIMPSecret)
+		fmt.Fprintf(fs.Output(), "the real iamport. Flags:\n\n")
 		fs.PrintDefaults()
 	}
 	addr := fs.String("addr", orDefault(env(EnvAddr), DefaultAddr), "listen `address`; port 0 picks a free one (env "+EnvAddr+")")
-	db := fs.String("db", env(EnvDB), "SQLite `file` (env "+EnvDB+"; default "+DefaultDB+", or "+DefaultLiveDB+" in live mode)")
+	db := fs.String("db", env(EnvDB), "SQLite `file` (env "+EnvDB+"; default "+DefaultDB(framework, ModeSandbox)+", or "+DefaultDB(framework, ModeLive)+" in live mode)")
 	pg := fs.String("postgres", env(EnvPostgresDSN), "PostgreSQL `DSN`; when set, PostgreSQL instead of SQLite (env "+EnvPostgresDSN+")")
 	public := fs.String("public-url", env(EnvPublicURL), "public `origin` (scheme://host[:port]) when it differs from the listen address (env "+EnvPublicURL+")")
+	upstream := fs.String("iamport-url", env(EnvIAMPortURL), "base `URL` of iamport's API: in the sandbox a shared fake such as go run ./cmd/fakeiamport (its IMP shim is URL/iamport.js), in live mode another endpoint of the real API; https, or http on a loopback host (env "+EnvIAMPortURL+")")
 	sandbox := fs.Bool("sandbox", false, "require the sandbox (the default without credentials); refused when "+EnvIMPCode+"/"+EnvIMPKey+"/"+EnvIMPSecret+" are set")
 	testChannelEnv, err := parseBoolEnv(EnvTestChannel, env(EnvTestChannel))
 	if err != nil {
@@ -163,10 +215,7 @@ func ParseConfig(framework string, args []string, getenv func(string) string, ou
 	cfg.PostgresDSN = strings.TrimSpace(*pg)
 	cfg.DBPath = strings.TrimSpace(*db)
 	if cfg.DBPath == "" {
-		cfg.DBPath = DefaultDB
-		if cfg.Mode == ModeLive {
-			cfg.DBPath = DefaultLiveDB
-		}
+		cfg.DBPath = DefaultDB(framework, cfg.Mode)
 	}
 	if p := strings.TrimSpace(*public); p != "" {
 		origin, err := parseOrigin(p)
@@ -175,6 +224,14 @@ func ParseConfig(framework string, args []string, getenv func(string) string, ou
 		}
 		cfg.PublicURL = origin
 	}
+	if u := strings.TrimSpace(*upstream); u != "" {
+		base, err := parseBaseURL(u)
+		if err != nil {
+			return cfg, fmt.Errorf("-iamport-url (%s): %w", EnvIAMPortURL, err)
+		}
+		cfg.IAMPortURL = base
+	}
+	cfg.Timeouts = DefaultTimeouts
 	return cfg, nil
 }
 
@@ -214,4 +271,36 @@ func parseOrigin(s string) (string, error) {
 		return "", errors.New("must be an origin only (scheme://host[:port]), without path, query or fragment")
 	}
 	return u.Scheme + "://" + u.Host, nil
+}
+
+// parseBaseURL accepts an absolute https URL, or an http one on a loopback host (a fake
+// on this machine; credentials never cross a network in clear text), with an optional
+// path, and returns it without a trailing slash.
+func parseBaseURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", errors.New("not a URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", errors.New("must start with https:// (or http:// on a loopback host)")
+	case u.Host == "" || u.Opaque != "":
+		return "", errors.New("must name a host")
+	case u.User != nil:
+		return "", errors.New("must not contain a user name or password")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", errors.New("must not have a query or fragment")
+	case u.Scheme == "http" && !loopbackHost(u.Hostname()):
+		return "", errors.New("http:// is only for a loopback host (127.0.0.1, ::1, localhost); use https://")
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
+}
+
+// loopbackHost reports a host name or address of this machine's loopback interface.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

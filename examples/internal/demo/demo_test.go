@@ -18,9 +18,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/billkey/billkey/codes"
 	"github.com/billkey/billkey/core"
 	"github.com/billkey/billkey/iamport"
 	"github.com/billkey/billkey/iamport/iamporttest"
+	"github.com/billkey/billkey/internal/httpapi"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -39,9 +41,56 @@ func TestParseConfig(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, ModeSandbox, cfg.Mode)
 		assert.Equal(t, DefaultAddr, cfg.Addr)
-		assert.Equal(t, DefaultDB, cfg.DBPath)
+		assert.Equal(t, "billkey-demo-nethttp.db", cfg.DBPath)
 		assert.Empty(t, cfg.PostgresDSN)
 		assert.Empty(t, cfg.IMPSecret)
+		assert.Empty(t, cfg.IAMPortURL)
+		assert.True(t, cfg.PrivateFake())
+		assert.Equal(t, DefaultTimeouts, cfg.Timeouts)
+	})
+	t.Run("each example its own database file", func(t *testing.T) {
+		seen := map[string]string{}
+		for _, fw := range []string{"net/http", "gin", "fiber"} {
+			for _, env := range []map[string]string{nil, liveEnv} {
+				cfg, err := ParseConfig(fw, nil, envOf(env), io.Discard)
+				require.NoError(t, err)
+				other, dup := seen[cfg.DBPath]
+				assert.False(t, dup, "%s %s shares %s with %s", fw, cfg.Mode, cfg.DBPath, other)
+				seen[cfg.DBPath] = fw + " " + cfg.Mode.String()
+			}
+		}
+		assert.Contains(t, seen, "billkey-demo-gin.db")
+		assert.Contains(t, seen, "billkey-demo-fiber-live.db")
+	})
+	t.Run("iamport base URL", func(t *testing.T) {
+		for _, src := range []struct {
+			args []string
+			env  map[string]string
+		}{
+			{args: []string{"-iamport-url", "http://127.0.0.1:8099/"}},
+			{env: map[string]string{EnvIAMPortURL: "http://127.0.0.1:8099"}},
+		} {
+			cfg, err := ParseConfig("gin", src.args, envOf(src.env), io.Discard)
+			require.NoError(t, err)
+			assert.Equal(t, ModeSandbox, cfg.Mode)
+			assert.Equal(t, "http://127.0.0.1:8099", cfg.IAMPortURL)
+			assert.False(t, cfg.PrivateFake(), "a shared fake")
+		}
+		for _, ok := range []string{"https://api.iamport.kr", "http://localhost:8099", "http://[::1]:8099/fake/", "https://proxy.example/iamport"} {
+			cfg, err := ParseConfig("gin", []string{"-iamport-url", ok}, envOf(nil), io.Discard)
+			require.NoError(t, err, ok)
+			assert.NotContains(t, cfg.IAMPortURL[len("https://"):], "//")
+			assert.False(t, strings.HasSuffix(cfg.IAMPortURL, "/"), ok)
+		}
+		for _, bad := range []string{"127.0.0.1:8099", "ftp://127.0.0.1", "http://fake.example:8099", "http://10.0.0.5:8099",
+			"https://u:p@api.iamport.kr", "https://api.iamport.kr?x=1", "https://api.iamport.kr#f", "https://"} {
+			_, err := ParseConfig("gin", []string{"-iamport-url", bad}, envOf(nil), io.Discard)
+			assert.Error(t, err, bad)
+		}
+		cfg, err := ParseConfig("fiber", []string{"-iamport-url", "https://api.iamport.kr"}, envOf(liveEnv), io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, ModeLive, cfg.Mode)
+		assert.False(t, cfg.PrivateFake())
 	})
 	t.Run("flags win over the environment", func(t *testing.T) {
 		cfg, err := ParseConfig("gin", []string{"-addr", "127.0.0.1:0", "-db", "/tmp/x.db"},
@@ -57,7 +106,7 @@ func TestParseConfig(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, ModeLive, cfg.Mode)
 		assert.Equal(t, "imp12345678", cfg.IMPCode)
-		assert.Equal(t, DefaultLiveDB, cfg.DBPath, "live records never share the sandbox's file")
+		assert.Equal(t, "billkey-demo-fiber-live.db", cfg.DBPath, "live records never share the sandbox's file")
 		assert.False(t, cfg.TestChannel)
 	})
 	t.Run("live test channel", func(t *testing.T) {
@@ -180,42 +229,63 @@ func flip(s string) string {
 }
 
 func TestMessages(t *testing.T) {
-	codes := []string{core.CodeUnauthenticated, core.CodeForbiddenCrossSite, core.CodeNotFound,
-		core.CodeBodyTooLarge, core.CodeUnsupportedMediaType, core.CodeInvalidRequest, core.CodePlanUnknown,
-		core.CodeIdempotencyKeyRequired, core.CodeIdempotencyKeyReused, core.CodeIssuanceExpired,
-		core.CodeIssuanceSettled, core.CodeIssuanceFailed, core.CodeIssuancePending, core.CodeBillingKeyMissing,
-		core.CodeCardDeclined, core.CodePaymentMismatch, core.CodeChargeInProgress, core.CodeUpstreamUnavailable,
-		core.CodeInternal, core.CodeConflict, core.ResultIssued, MsgPaid, MsgRemoved}
-	for _, c := range codes {
+	known := []string{codes.Unauthenticated, codes.CrossSiteRequest, codes.NotFound,
+		codes.BodyTooLarge, codes.UnsupportedMediaType, codes.InvalidRequest, codes.PlanUnknown,
+		codes.IdempotencyKeyRequired, codes.IdempotencyKeyReused, codes.IssuanceExpired,
+		codes.IssuanceSettled, codes.IssuanceFailed, codes.IssuancePending, codes.BillingKeyMissing,
+		codes.CardDeclined, codes.PaymentMismatch, codes.ChargeInProgress, codes.UpstreamUnavailable,
+		codes.Internal, codes.Conflict, MsgIssued, MsgPaid, MsgRemoved}
+	for _, c := range known {
 		m, ok := messages[c]
 		require.True(t, ok, "no words for %q", c)
 		assert.NotEmpty(t, m.KO, c)
 		assert.NotEmpty(t, m.EN, c)
 		assert.Contains(t, []string{"ok", "info", "error"}, m.Kind, c)
 	}
-	assert.Equal(t, messages[core.CodeInternal], MessageFor("no_such_code"))
+	assert.Equal(t, messages[codes.Internal], MessageFor("no_such_code"))
 	assert.Equal(t, "9,900원", formatWon(9900))
 	assert.Equal(t, "1,234,567원", formatWon(1234567))
 	assert.Equal(t, "0원", formatWon(0))
 }
 
 // newTestApp builds a sandbox App on a real loopback listener (the client reaches the
-// fake through it) and serves the net/http wiring the examples use.
-func newTestApp(t *testing.T) (*App, string) {
+// fake through it) and serves its pages.
+func newTestApp(t *testing.T, args ...string) (*App, string) {
+	t.Helper()
+	return serveTestApp(t, nil, func(app *App) http.Handler { return app.Handler() }, args...)
+}
+
+// serveTestApp builds an App from args (sandbox unless env says otherwise; a fresh SQLite
+// file unless args name storage) on a loopback listener, and serves what handler makes of
+// it until the test ends.
+func serveTestApp(t *testing.T, env map[string]string, handler func(*App) http.Handler, args ...string) (*App, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	cfg, err := ParseConfig("test", []string{"-db", filepath.Join(t.TempDir(), "demo.db")}, envOf(nil), io.Discard)
+	args = append([]string{"-db", filepath.Join(t.TempDir(), "demo.db")}, args...)
+	cfg, err := ParseConfig("test", args, envOf(env), io.Discard)
 	require.NoError(t, err)
 	app, err := NewApp(context.Background(), cfg, ln.Addr(), io.Discard)
+	if err != nil {
+		_ = ln.Close()
+	}
 	require.NoError(t, err)
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: app.Handler()}}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: handler(app)}}
 	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
 		app.Close()
 	})
 	return app, srv.URL
+}
+
+// liveFake is a fake iamport that accepts the credentials of liveEnv, standing in for the
+// real one (tests never leave loopback).
+func liveFake(t *testing.T) *iamporttest.Server {
+	t.Helper()
+	srv := iamporttest.NewServer(iamporttest.WithCredentials(liveEnv[EnvIMPKey], liveEnv[EnvIMPSecret]))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func TestAppPages(t *testing.T) {
@@ -300,7 +370,7 @@ func TestAppPages(t *testing.T) {
 	res, body = get("/result?result=issued")
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 	assert.Contains(t, body, `data-code="issued"`)
-	assert.Contains(t, body, messages[core.ResultIssued].EN)
+	assert.Contains(t, body, messages[MsgIssued].EN)
 	_, body = get("/result?result=" + url.QueryEscape(`<script>alert(1)</script>`))
 	assert.Contains(t, body, `data-code="internal"`)
 	assert.NotContains(t, body, "<script>alert")
@@ -328,12 +398,40 @@ func TestUnauthenticated(t *testing.T) {
 	rec := httptest.NewRecorder()
 	WriteUnauthenticated(rec)
 	assert.Equal(t, http.StatusUnauthorized, rec.Code)
-	assert.Equal(t, core.ProblemContentType, rec.Header().Get("Content-Type"))
-	assert.Contains(t, rec.Body.String(), `"code":"unauthenticated"`)
+	assert.Equal(t, httpapi.ProblemContentType, rec.Header().Get("Content-Type"))
+	// The very body billkey's own routes answer without a user.
+	want := httptest.NewRecorder()
+	httpapi.WriteError(want, &core.Error{Code: codes.Unauthenticated, Detail: "Sign in to use billing."})
+	assert.Equal(t, want.Body.String(), rec.Body.String())
+}
+
+// Every code the messages table names is a code billkey answers with, or one of the
+// page's own outcomes; and every code billkey can answer the page with has words.
+func TestMessagesNameRealCodes(t *testing.T) {
+	page := map[string]bool{}
+	for _, c := range pageOutcomes {
+		page[c] = true
+		assert.Contains(t, messages, c)
+	}
+	for code := range messages {
+		if page[code] {
+			continue
+		}
+		_, known := codes.Lookup(code)
+		assert.True(t, known, "%q is not a billkey code", code)
+	}
+	// Answered to iamport's webhook only, never to the page.
+	notForPages := map[string]bool{codes.WebhookSourceForbidden: true}
+	for _, code := range codes.All() {
+		if !notForPages[code] {
+			assert.Contains(t, messages, code, "no words for billkey's %q", code)
+		}
+	}
 }
 
 func TestBannerNeverShowsSecrets(t *testing.T) {
-	cfg, err := ParseConfig("net/http", []string{"-db", filepath.Join(t.TempDir(), "live.db")}, envOf(liveEnv), io.Discard)
+	upstream := liveFake(t)
+	cfg, err := ParseConfig("net/http", []string{"-db", filepath.Join(t.TempDir(), "live.db"), "-iamport-url", upstream.URL}, envOf(liveEnv), io.Discard)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -345,12 +443,13 @@ func TestBannerNeverShowsSecrets(t *testing.T) {
 	assert.Contains(t, b, "LIVE")
 	assert.NotContains(t, b, "SANDBOX")
 	assert.Contains(t, b, "imp12345678")
+	assert.Contains(t, b, upstream.URL)
 	assert.NotContains(t, b, liveEnv[EnvIMPSecret])
 	assert.NotContains(t, b, liveEnv[EnvIMPKey])
 	assert.Nil(t, app.fake, "no fake in live mode")
 	ir, err := app.Service().PrepareIssuance(context.Background(), core.Buyer{UserID: "alice"}, "")
 	require.NoError(t, err)
-	assert.Equal(t, core.DefaultSDKURL, ir.SDKURL, "live pages load the real SDK")
+	assert.Equal(t, LiveSDKURL, ir.SDKURL, "live pages load the real SDK")
 
 	sbApp, _ := newTestApp(t)
 	ir, err = sbApp.Service().PrepareIssuance(context.Background(), core.Buyer{UserID: "alice"}, "")
@@ -360,8 +459,10 @@ func TestBannerNeverShowsSecrets(t *testing.T) {
 	sb, _ := newTestApp(t)
 	b = Banner(sb)
 	assert.Contains(t, b, "SANDBOX — nothing here is real, no money moves")
+	assert.Contains(t, b, "in-process fake")
 	assert.Contains(t, b, iamporttest.CardOK)
 	assert.Contains(t, b, iamporttest.CardDeclined)
+	assert.Contains(t, b, HealthPath)
 }
 
 // TestRun starts the whole life cycle with a net/http wiring, serves a page, and stops

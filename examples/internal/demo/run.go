@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -15,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/billkey/billkey/core"
-	"github.com/billkey/billkey/iamport"
 	"github.com/billkey/billkey/iamport/iamporttest"
 )
 
@@ -35,6 +34,27 @@ type Server struct {
 	// Shutdown stops accepting connections and waits for the requests in flight, until
 	// ctx ends.
 	Shutdown func(ctx context.Context) error
+}
+
+// HTTPServer is the net/http server of the examples on net/http and Gin, with the
+// timeouts of Config.Timeouts: without them a client that announces a body and sends it
+// slowly, or a keep-alive connection that never sends another request, holds its
+// connection (and a goroutine) forever. In the sandbox it also holds the clock for each
+// billing request (HoldClock), so the time machine never jumps in the middle of one.
+func (a *App) HTTPServer(h http.Handler) *http.Server {
+	t := a.cfg.Timeouts
+	return &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			release := a.HoldClock(r.URL.Path)
+			defer release()
+			h.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: t.Read,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		ErrorLog:          log.New(io.Discard, "", 0), // a client's broken connection is not the shop's error
+	}
 }
 
 // Wiring mounts the App on a framework and returns the server.
@@ -124,8 +144,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer, wire Wiring) (err error
 }
 
 // Banner is what the example prints before the URL: which iamport it uses (SANDBOX or
-// LIVE), where records go, the webhook, and in the sandbox the test cards. It never
-// shows a secret or the PostgreSQL DSN.
+// LIVE; in the sandbox a private or a shared fake), where records go, the webhook, the
+// health endpoint, and in the sandbox the test cards. It never shows a secret or the
+// PostgreSQL DSN.
 func Banner(a *App) string {
 	var b strings.Builder
 	rule := strings.Repeat("=", 78)
@@ -136,9 +157,19 @@ func Banner(a *App) string {
 		fmt.Fprintf(&b, " billkey example (%s): SANDBOX — nothing here is real, no money moves\n", cfg.Framework)
 		fmt.Fprintln(&b, " 테스트 모드: 실제 카드 등록이나 결제는 일어나지 않습니다.")
 		fmt.Fprintln(&b, rule)
-		fmt.Fprintf(&b, " iamport   in-process fake (API, IMP shim, KCP window) at %s%s\n", a.localURL, FakePrefix)
-		fmt.Fprintf(&b, " storage   %s  (the fake forgets its cards when the process stops)\n", cfg.Storage())
-		fmt.Fprintf(&b, " webhook   %s (the fake posts here over loopback)\n", a.noticeURL)
+		if a.fake != nil {
+			fmt.Fprintf(&b, " iamport   in-process fake (API, IMP shim, KCP window) at %s\n", a.upstream)
+			if a.fakeState != "" {
+				fmt.Fprintf(&b, " storage   %s  (the fake's own state: %s)\n", cfg.Storage(), a.fakeState)
+			} else {
+				fmt.Fprintf(&b, " storage   %s  (the fake forgets its cards when the process stops)\n", cfg.Storage())
+			}
+			fmt.Fprintf(&b, " webhook   %s (the fake posts here over loopback)\n", a.noticeURL)
+		} else {
+			fmt.Fprintf(&b, " iamport   shared fake at %s (IMP shim %s/iamport.js)\n", a.upstream, a.upstream)
+			fmt.Fprintf(&b, " storage   %s\n", cfg.Storage())
+			fmt.Fprintf(&b, " webhook   %s (sent as notice_url; the fake must reach it)\n", a.noticeURL)
+		}
 		fmt.Fprintln(&b, " test cards: any future expiry (MM/YY), any 6-digit birth date, any 2 PIN digits")
 		for _, c := range iamporttest.TestCards() {
 			fmt.Fprintf(&b, "   %-22s %s\n", c.Number, c.Outcome)
@@ -148,8 +179,8 @@ func Banner(a *App) string {
 		fmt.Fprintf(&b, " billkey example (%s): LIVE — the real iamport: real cards, REAL MONEY\n", cfg.Framework)
 		fmt.Fprintln(&b, " 실제 결제 모드: 카드가 실제로 등록되고 결제됩니다.")
 		fmt.Fprintln(&b, rule)
-		fmt.Fprintf(&b, " iamport   %s  merchant code %s\n", iamport.DefaultBaseURL, cfg.IMPCode)
-		fmt.Fprintf(&b, " SDK       %s\n", core.DefaultSDKURL)
+		fmt.Fprintf(&b, " iamport   %s  merchant code %s\n", a.upstream, cfg.IMPCode)
+		fmt.Fprintf(&b, " SDK       %s\n", LiveSDKURL)
 		if cfg.TestChannel {
 			fmt.Fprintln(&b, " channel   test channel: payments iamport marks as sandbox are accepted")
 		}
@@ -161,6 +192,7 @@ func Banner(a *App) string {
 			fmt.Fprintln(&b, "           (set -public-url to an https origin iamport can reach)")
 		}
 	}
+	fmt.Fprintf(&b, " health    %s%s\n", a.publicURL, HealthPath)
 	fmt.Fprintln(&b, rule)
 	return b.String()
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,8 +13,12 @@ import (
 	"github.com/billkey/billkey/core"
 )
 
-// SessionCookie is the name of the demo login cookie.
-const SessionCookie = "billkey_demo_session"
+// SessionCookie is the name of the demo login cookie; StaffCookie is the staff's, sent
+// to AdminPath and below only.
+const (
+	SessionCookie = "billkey_demo_session"
+	StaffCookie   = "billkey_demo_staff"
+)
 
 // sessionLifetime is how long a demo login lasts.
 const sessionLifetime = 12 * time.Hour
@@ -40,8 +43,17 @@ var Users = []User{
 	{ID: "bob", Name: "Bob Lee", Email: "bob@example.com", Tel: "010-8765-4321"},
 }
 
-func findUser(id string) (User, bool) {
-	for _, u := range Users {
+// Operators are the demo's staff, who sign in to the admin page.
+var Operators = []User{
+	{ID: "dana", Name: "Dana Park", Email: "dana@shop.example"},
+}
+
+func findUser(id string) (User, bool) { return findIn(Users, id) }
+
+func findOperator(id string) (User, bool) { return findIn(Operators, id) }
+
+func findIn(list []User, id string) (User, bool) {
+	for _, u := range list {
 		if u.ID == id {
 			return u, true
 		}
@@ -49,26 +61,44 @@ func findUser(id string) (User, bool) {
 	return User{}, false
 }
 
-// sessions signs and checks login cookies with a key that lives as long as the process:
-// a restart signs everybody out, which is what a demo wants.
+// sessionKind is one kind of login: the customers' or the staff's. Each signs its cookies
+// for its own purpose, so a customer's cookie never passes as a member of staff's.
+type sessionKind struct {
+	cookie  string // cookie name
+	path    string // cookie path
+	purpose string // bound into the MAC
+	find    func(id string) (User, bool)
+}
+
+var (
+	customerLogin = sessionKind{cookie: SessionCookie, path: "/", purpose: "billkey-demo-session/v1", find: findUser}
+	staffLogin    = sessionKind{cookie: StaffCookie, path: AdminPath, purpose: "billkey-demo-staff/v1", find: findOperator}
+)
+
+// sessions signs and checks login cookies of one kind with a key that lives as long as
+// the process: a restart signs everybody out, which is what a demo wants.
 type sessions struct {
+	kind   sessionKind
 	key    []byte
 	secure bool // set the Secure attribute (the public URL is https)
 	now    func() time.Time
 }
 
-func newSessions(secure bool) (*sessions, error) {
+// newSessions is the customers' login.
+func newSessions(secure bool) (*sessions, error) { return newSessionsOf(customerLogin, secure) }
+
+func newSessionsOf(kind sessionKind, secure bool) (*sessions, error) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	return &sessions{key: key, secure: secure, now: time.Now}, nil
+	return &sessions{kind: kind, key: key, secure: secure, now: time.Now}, nil
 }
 
 // sign returns the MAC of a cookie payload, base64url without padding.
 func (s *sessions) sign(payload string) string {
 	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte("billkey-demo-session/v1\x00" + payload))
+	m.Write([]byte(s.kind.purpose + "\x00" + payload))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -77,9 +107,9 @@ func (s *sessions) cookie(u User) *http.Cookie {
 	exp := s.now().Add(sessionLifetime)
 	payload := u.ID + "." + strconv.FormatInt(exp.Unix(), 10)
 	return &http.Cookie{
-		Name:     SessionCookie,
+		Name:     s.kind.cookie,
 		Value:    payload + "." + s.sign(payload),
-		Path:     "/",
+		Path:     s.kind.path,
 		Expires:  exp,
 		MaxAge:   int(sessionLifetime / time.Second),
 		HttpOnly: true,
@@ -91,9 +121,9 @@ func (s *sessions) cookie(u User) *http.Cookie {
 // clearCookie removes the login cookie.
 func (s *sessions) clearCookie() *http.Cookie {
 	return &http.Cookie{
-		Name:     SessionCookie,
+		Name:     s.kind.cookie,
 		Value:    "",
-		Path:     "/",
+		Path:     s.kind.path,
 		MaxAge:   -1,
 		HttpOnly: true,
 		Secure:   s.secure,
@@ -123,12 +153,12 @@ func (s *sessions) user(value string) (User, bool) {
 	if err != nil || !s.now().Before(time.Unix(exp, 0)) {
 		return User{}, false
 	}
-	return findUser(id)
+	return s.kind.find(id)
 }
 
 // userFromRequest reads the login cookie of r.
 func (s *sessions) userFromRequest(r *http.Request) (User, bool) {
-	c, err := r.Cookie(SessionCookie)
+	c, err := r.Cookie(s.kind.cookie)
 	if err != nil {
 		return User{}, false
 	}
@@ -136,16 +166,11 @@ func (s *sessions) userFromRequest(r *http.Request) (User, bool) {
 }
 
 // Unauthenticated is the answer the examples' login middleware gives to a billing request
-// without a valid session: 401 and the same problem+json body core itself renders for
-// code "unauthenticated", so the page handles both alike.
+// without a valid session: 401 and a problem+json body of code "unauthenticated", as
+// billkey's own routes answer, so the page handles both alike.
 func Unauthenticated() (status int, contentType string, body []byte) {
-	p := core.ProblemFor(&core.Error{Code: core.CodeUnauthenticated, Status: http.StatusUnauthorized,
-		Detail: "Sign in to use billing."})
-	b, err := json.Marshal(p)
-	if err != nil { // a struct of strings and ints: cannot happen
-		b = []byte(`{"code":"unauthenticated","status":401}`)
-	}
-	return http.StatusUnauthorized, core.ProblemContentType, b
+	return http.StatusUnauthorized, "application/problem+json",
+		[]byte(`{"type":"https://billkey.dev/problems/unauthenticated","title":"Authentication required","status":401,"detail":"Sign in to use billing.","code":"unauthenticated"}` + "\n")
 }
 
 // WriteUnauthenticated writes Unauthenticated to w.

@@ -124,12 +124,25 @@
       display: 'flex', alignItems: 'center', justifyContent: 'center'
     });
 
+    // The close button sits in a bar of its own above the window, so it never covers the
+    // window's content (its test-mode banner above all).
     const box = document.createElement('div');
     Object.assign(box.style, {
       position: 'relative', width: 'min(440px, 96vw)', height: 'min(720px, 94vh)',
       background: '#fff', borderRadius: '8px', overflow: 'hidden',
-      boxShadow: '0 10px 40px rgba(0,0,0,0.4)'
+      boxShadow: '0 10px 40px rgba(0,0,0,0.4)',
+      display: 'flex', flexDirection: 'column'
     });
+
+    const bar = document.createElement('div');
+    Object.assign(bar.style, {
+      flex: '0 0 auto', display: 'flex', alignItems: 'center', justifyContent: 'space-between',
+      height: '32px', padding: '0 4px 0 10px', background: '#f3f4f7', borderBottom: '1px solid #dde0e7',
+      font: '12px/1 -apple-system, "Segoe UI", "Apple SD Gothic Neo", "Malgun Gothic", sans-serif',
+      color: '#5b6272'
+    });
+    const label = document.createElement('span');
+    label.textContent = 'iamporttest · TEST';
 
     const close = document.createElement('button');
     close.id = 'iamporttest-close';
@@ -137,18 +150,20 @@
     close.textContent = '\u00d7';
     close.setAttribute('aria-label', '닫기 / Close');
     Object.assign(close.style, {
-      position: 'absolute', top: '4px', right: '6px', zIndex: '1',
-      border: '0', background: 'transparent', fontSize: '24px', cursor: 'pointer'
+      border: '0', background: 'transparent', fontSize: '22px', lineHeight: '1', padding: '2px 6px',
+      cursor: 'pointer', color: '#1d2330'
     });
 
     const frame = document.createElement('iframe');
     frame.id = 'iamporttest-frame';
     frame.name = frameName;
     frame.title = 'Fake KCP billing window (test mode)';
-    Object.assign(frame.style, { width: '100%', height: '100%', border: '0' });
+    Object.assign(frame.style, { flex: '1 1 auto', width: '100%', minHeight: '0', border: '0' });
 
+    bar.appendChild(label);
+    bar.appendChild(close);
+    box.appendChild(bar);
     box.appendChild(frame);
-    box.appendChild(close);
     overlay.appendChild(box);
     document.body.appendChild(overlay);
 

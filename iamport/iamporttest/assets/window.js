@@ -23,34 +23,38 @@
     return v.replace(/[\s-]/g, '');
   }
 
+  // The messages come from the page (window.go writes them once for the server and here).
+  const messages = JSON.parse(form.dataset.messages || '{}');
+
   function check(name) {
     const v = fields[name].value.trim();
     let msg = '';
     if (name === 'number') {
       const d = digits(v);
       if (d === '') {
-        msg = '카드번호를 입력하세요. / Enter the card number.';
+        msg = messages.number_required;
       } else if (!/^\d+$/.test(d)) {
-        msg = '카드번호는 숫자만 입력하세요. / Digits only.';
+        msg = messages.number_digits;
       } else if (d.length < 13 || d.length > 19) {
-        msg = '카드번호는 13~19자리입니다. / 13 to 19 digits.';
+        msg = messages.number_length;
       }
     } else if (name === 'expiry') {
       const m = /^(\d{2})\s*\/?\s*(\d{2})$/.exec(v);
       if (v === '') {
-        msg = '유효기간을 입력하세요. / Enter the expiry date.';
+        msg = messages.expiry_required;
       } else if (!m || Number(m[1]) < 1 || Number(m[1]) > 12) {
-        msg = '유효기간은 MM/YY 형식입니다. / Use MM/YY.';
+        msg = messages.expiry_format;
       }
     } else if (name === 'birth') {
       if (!/^(\d{6}|\d{10})$/.test(v)) {
-        msg = '생년월일 6자리(YYMMDD) 또는 사업자번호 10자리를 입력하세요. / 6-digit birth date (YYMMDD) or 10-digit business number.';
+        msg = messages.birth_format;
       }
     } else if (name === 'pwd') {
       if (!/^\d{2}$/.test(v)) {
-        msg = '비밀번호 앞 2자리를 입력하세요. / First 2 digits of the card PIN.';
+        msg = messages.pwd_format;
       }
     }
+    msg = msg || '';
     errors[name].textContent = msg;
     fields[name].setAttribute('aria-invalid', msg ? 'true' : 'false');
     return msg === '';

@@ -1,10 +1,11 @@
 // Package sqlitedb opens a SQLite database for package sqlstore with the settings a
 // billing store needs, using modernc.org/sqlite (pure Go, no cgo).
 //
-// The database is opened in WAL mode with a 5 s busy timeout, foreign keys on, and
-// BEGIN IMMEDIATE for every transaction; the pool holds a single connection, so this
-// process has a single writer and transactions never fail on a lock upgrade. SQLite is
-// for one process: several instances of a service share a PostgreSQL database instead.
+// The database is opened in WAL mode with synchronous FULL (a commit is on disk when it
+// returns), a 5 s busy timeout, foreign keys on, and BEGIN IMMEDIATE for every
+// transaction; the pool holds a single connection, so this process has a single writer
+// and transactions never fail on a lock upgrade. SQLite is for one process: several
+// instances of a service share a PostgreSQL database instead.
 //
 //	db, err := sqlitedb.Open("/var/lib/shop/billing.db")
 //	if err != nil { ... }

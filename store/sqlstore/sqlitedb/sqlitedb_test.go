@@ -18,13 +18,15 @@ func TestOpenFileSettings(t *testing.T) {
 	defer db.Close()
 
 	var mode string
-	var busy, fk int
+	var busy, fk, syncMode int
 	require.NoError(t, db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode))
+	require.NoError(t, db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&syncMode))
 	require.NoError(t, db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy))
 	require.NoError(t, db.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk))
 	assert.Equal(t, "wal", mode)
 	assert.Equal(t, 5000, busy)
 	assert.Equal(t, 1, fk)
+	assert.Equal(t, 2, syncMode, "synchronous FULL: a commit is on disk when it returns")
 	assert.Equal(t, 1, db.Stats().MaxOpenConnections, "single writer")
 
 	var version string

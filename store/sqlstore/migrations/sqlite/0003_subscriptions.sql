@@ -1,0 +1,48 @@
+-- billkey schema, version 3 (SQLite).
+-- Times are INTEGER microseconds since the Unix epoch, UTC; NULL is the zero time.
+-- Subscriptions: one row each, changed by compare-and-set on version and claimed by the
+-- renewal engine with a lease on the store's clock, as charges are. Charges name the
+-- subscription period they pay for.
+
+CREATE TABLE billkey_subscriptions (
+    id                   INTEGER PRIMARY KEY,
+    subscription_id      TEXT    NOT NULL,
+    user_id              TEXT    NOT NULL,
+    idempotency_key      TEXT    NOT NULL,
+    plan_id              TEXT    NOT NULL DEFAULT '',
+    next_plan_id         TEXT    NOT NULL DEFAULT '',
+    slot                 TEXT,
+    status               TEXT    NOT NULL,
+    anchor               INTEGER,
+    period               INTEGER NOT NULL DEFAULT 0,
+    period_start         INTEGER,
+    period_end           INTEGER,
+    trial_end            INTEGER,
+    cancel_at_period_end INTEGER NOT NULL DEFAULT 0,
+    canceled_at          INTEGER,
+    ended_at             INTEGER,
+    end_reason           TEXT    NOT NULL DEFAULT '',
+    retries              INTEGER NOT NULL DEFAULT 0,
+    charge_merchant_uid  TEXT    NOT NULL DEFAULT '',
+    next_action_at       INTEGER,
+    notices              INTEGER NOT NULL DEFAULT 0,
+    created_at           INTEGER,
+    updated_at           INTEGER,
+    version              INTEGER NOT NULL,
+    claimed_by           TEXT    NOT NULL DEFAULT '',
+    claimed_until        INTEGER,
+    CONSTRAINT billkey_subscriptions_subscription_id_key UNIQUE (subscription_id),
+    CONSTRAINT billkey_subscriptions_user_idempotency_key UNIQUE (user_id, idempotency_key)
+);
+
+-- A slot is unique per user while it is set; a subscription without one (NULL) is in no slot.
+CREATE UNIQUE INDEX billkey_subscriptions_user_slot_key ON billkey_subscriptions (user_id, slot)
+WHERE slot IS NOT NULL;
+-- Claims walk the due subscriptions in next_action_at order and stop at their limit;
+-- subscriptions with nothing to do (NULL) are not in the index at all.
+CREATE INDEX billkey_subscriptions_next_action_idx ON billkey_subscriptions (next_action_at, subscription_id)
+WHERE next_action_at IS NOT NULL;
+CREATE INDEX billkey_subscriptions_user_created_idx ON billkey_subscriptions (user_id, created_at);
+
+ALTER TABLE billkey_charges ADD COLUMN subscription_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE billkey_charges ADD COLUMN period INTEGER NOT NULL DEFAULT 0;
