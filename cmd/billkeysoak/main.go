@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/billkey/billkey/internal/soak"
 )
@@ -23,6 +24,7 @@ func main() {
 	flag.Float64Var(&cfg.AttacksPerSecond, "attacks", 2, "attacker requests per second")
 	flag.IntVar(&cfg.Kills, "kills", 2, "SIGKILL + restart of one instance")
 	flag.BoolVar(&cfg.FullRefunds, "full-refunds", true, "refund whole charges in the console too, not only parts")
+	flag.DurationVar(&cfg.ClockSkew, "clock-skew", 3*time.Second, "billing clock of the second instance this far ahead, of the third this far behind")
 	flag.BoolVar(&cfg.TerminateDB, "terminate-db", true, "pg_terminate_backend the run's connections once (PostgreSQL)")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "seed of the run's choices")
 	flag.StringVar(&cfg.PostgresDSN, "postgres", os.Getenv("BILLKEY_TEST_POSTGRES_DSN"), "PostgreSQL `DSN` (a schema of its own is made); empty = SQLite")

@@ -29,7 +29,16 @@ type WebhookConfig struct {
 	Duplicates int           // extra copies of each notification
 	Delay      time.Duration // wait before sending
 	Reorder    bool          // deliver pending notifications in shuffled order
+	// Retries resends a notification whose delivery met a network error or a 5xx answer,
+	// up to this many times, RetryEvery apart: iamport's delivery retries, which a
+	// merchant asks its support to turn on (five, a minute apart). 0 is iamport's
+	// default, one delivery.
+	Retries    int
+	RetryEvery time.Duration // 0 = a minute
 }
+
+// defaultRetryEvery is iamport's interval between delivery retries.
+const defaultRetryEvery = time.Minute
 
 // Webhook is one notification the fake sent (or tried to).
 type Webhook struct {
@@ -62,9 +71,23 @@ type hookNote struct {
 }
 
 type pendingHook struct {
-	n      hookNote
-	format WebhookFormat
-	due    time.Time
+	n       hookNote
+	format  WebhookFormat
+	due     time.Time
+	retries int           // resends left
+	every   time.Duration // between resends
+	resend  bool          // a retry: due holds it back under Reorder too
+}
+
+// retry is p sent again after its interval, or false when it has no resend left or the
+// answer was not one iamport resends after.
+func (p pendingHook) retry(rec Webhook, now time.Time) (pendingHook, bool) {
+	if p.retries <= 0 || (rec.Err == nil && rec.HTTPStatus < 500) {
+		return p, false
+	}
+	p.retries--
+	p.due, p.resend = now.Add(p.every), true
+	return p, true
 }
 
 // webhooks queues and delivers notifications from one background worker, in order unless
@@ -119,7 +142,8 @@ func (f *Fake) SetWebhook(cfg WebhookConfig) {
 	f.hooks.poke()
 }
 
-// Webhooks lists the notifications delivered or failed so far, in delivery order.
+// Webhooks lists the notifications delivered or failed so far, in delivery order, one
+// entry per attempt (a resend is an entry of its own).
 func (f *Fake) Webhooks() []Webhook {
 	f.hooks.mu.Lock()
 	defer f.hooks.mu.Unlock()
@@ -128,8 +152,8 @@ func (f *Fake) Webhooks() []Webhook {
 	return out
 }
 
-// WaitWebhooks blocks until every queued notification has been delivered (or failed) or
-// the timeout passes, and reports whether the queue is empty.
+// WaitWebhooks blocks until every queued notification has been delivered (or failed, with
+// no resend left) or the timeout passes, and reports whether the queue is empty.
 func (f *Fake) WaitWebhooks(timeout time.Duration) bool {
 	h := f.hooks
 	h.mu.Lock()
@@ -166,7 +190,12 @@ func (f *Fake) notify(notes []hookNote) {
 				h.log = append(h.log, n.record(errFakeClosed, 0))
 				continue
 			}
-			h.pending = append(h.pending, pendingHook{n: n, format: h.cfg.Format, due: now.Add(h.cfg.Delay)})
+			every := h.cfg.RetryEvery
+			if every <= 0 {
+				every = defaultRetryEvery
+			}
+			h.pending = append(h.pending, pendingHook{n: n, format: h.cfg.Format, due: now.Add(h.cfg.Delay),
+				retries: max(h.cfg.Retries, 0), every: every})
 			added++
 		}
 	}
@@ -232,17 +261,22 @@ func (h *webhooks) run() {
 			hold := max(h.cfg.Delay, reorderHold)
 			if d := h.lastEnqueue.Add(hold).Sub(now); d > 0 {
 				wait = d
-			} else {
-				batch = h.pending
-				h.pending = nil
+			} else if batch, wait = h.takeDueLocked(now); len(batch) > 0 {
 				h.shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
 			}
 		} else {
-			if d := h.pending[0].due.Sub(now); d > 0 {
+			// The earliest due first: a resend waiting for its interval holds nothing up.
+			first := 0
+			for i, p := range h.pending {
+				if p.due.Before(h.pending[first].due) {
+					first = i
+				}
+			}
+			if d := h.pending[first].due.Sub(now); d > 0 {
 				wait = d
 			} else {
-				batch = []pendingHook{h.pending[0]}
-				h.pending = h.pending[1:]
+				batch = []pendingHook{h.pending[first]}
+				h.pending = append(h.pending[:first:first], h.pending[first+1:]...)
 			}
 		}
 		h.mu.Unlock()
@@ -261,10 +295,37 @@ func (h *webhooks) run() {
 			rec := h.deliver(p)
 			h.mu.Lock()
 			h.log = append(h.log, rec)
-			h.doneLocked(1)
+			if again, ok := p.retry(rec, time.Now()); ok && !h.closed {
+				h.pending = append(h.pending, again) // still outstanding
+			} else {
+				h.doneLocked(1)
+			}
 			h.mu.Unlock()
 		}
 	}
+}
+
+// takeDueLocked removes and returns the pending notifications that are due under Reorder
+// (all but resends whose interval is not over), or, when none is, how long until the
+// first will be.
+func (h *webhooks) takeDueLocked(now time.Time) (due []pendingHook, wait time.Duration) {
+	rest := h.pending[:0:0]
+	for _, p := range h.pending {
+		switch d := p.due.Sub(now); {
+		case !p.resend || d <= 0:
+			due = append(due, p)
+		case wait == 0 || d < wait:
+			wait = d
+			rest = append(rest, p)
+		default:
+			rest = append(rest, p)
+		}
+	}
+	h.pending = rest
+	if len(due) > 0 {
+		wait = 0
+	}
+	return due, wait
 }
 
 // deliver POSTs one notification and reports the outcome.

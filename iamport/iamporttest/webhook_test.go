@@ -183,3 +183,53 @@ func verifyNoLeaks(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }
+
+// With retries on, a 5xx or an unreachable shop gets the notification again, RetryEvery
+// apart, until it answers below 500 or the retries run out; a 4xx is not resent. Without
+// them (iamport's default) there is one delivery.
+func TestWebhookRetries(t *testing.T) {
+	hooks := newHookReceiver(t)
+	hooks.status = http.StatusServiceUnavailable
+	e := newAPIEnv(t, WithWebhook(WebhookConfig{URL: hooks.srv.URL, Retries: 5, RetryEvery: 20 * time.Millisecond}))
+	e.issue("c1", CardOK)
+	require.Eventually(t, func() bool { return len(hooks.received()) == 3 }, 5*time.Second, time.Millisecond)
+	hooks.mu.Lock()
+	hooks.status = http.StatusOK
+	hooks.mu.Unlock()
+	require.True(t, e.srv.WaitWebhooks(5*time.Second))
+	var statuses []int
+	for _, w := range e.srv.Webhooks() {
+		statuses = append(statuses, w.HTTPStatus)
+	}
+	require.GreaterOrEqual(t, len(statuses), 4)
+	assert.Equal(t, http.StatusOK, statuses[len(statuses)-1], "resent until answered")
+	assert.NotContains(t, statuses[:len(statuses)-1], http.StatusOK)
+
+	before := len(e.srv.Webhooks())
+	e.srv.SetWebhook(WebhookConfig{URL: "http://127.0.0.1:1/unreachable", Retries: 2, RetryEvery: time.Millisecond})
+	e.issue("c2", CardOK)
+	require.True(t, e.srv.WaitWebhooks(5*time.Second))
+	log := e.srv.Webhooks()[before:]
+	require.Len(t, log, 3, "one delivery and two retries")
+	for _, w := range log {
+		assert.Error(t, w.Err)
+	}
+
+	hooks.mu.Lock()
+	hooks.status = http.StatusBadRequest
+	hooks.mu.Unlock()
+	before = len(e.srv.Webhooks())
+	e.srv.SetWebhook(WebhookConfig{URL: hooks.srv.URL, Retries: 3, RetryEvery: time.Millisecond})
+	e.issue("c3", CardOK)
+	require.True(t, e.srv.WaitWebhooks(5*time.Second))
+	assert.Len(t, e.srv.Webhooks()[before:], 1, "a 4xx is an answer")
+
+	hooks.mu.Lock()
+	hooks.status = http.StatusInternalServerError
+	hooks.mu.Unlock()
+	before = len(e.srv.Webhooks())
+	e.srv.SetWebhook(WebhookConfig{URL: hooks.srv.URL, Reorder: true})
+	e.issue("c4", CardOK)
+	require.True(t, e.srv.WaitWebhooks(5*time.Second))
+	assert.Len(t, e.srv.Webhooks()[before:], 1, "no retries by default")
+}

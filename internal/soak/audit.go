@@ -22,7 +22,7 @@ const (
 	VWrongUserKey   = "wrong_user_key"  // a key or charge on a card issued for someone else
 	VAttackEffect   = "attack_effect"   // an attacker's request changed something
 	VSecretInLog    = "secret_in_log"   // a secret, token or card number in a captured log
-	VResourceGrowth = "resource_growth" // file descriptors of a surviving instance grew
+	VResourceGrowth = "resource_growth" // descriptors or goroutines of a surviving instance grew
 	VHarness        = "harness_failure" // the run itself could not do what it had to
 	VRenewalTwice   = "renewal_charged_twice"
 )
@@ -35,10 +35,12 @@ type Violation struct {
 
 func (v Violation) String() string { return v.Kind + ": " + v.Detail }
 
-// FDSample is a surviving instance's open file descriptors after warm-up and after settling.
-type FDSample struct {
-	Instance   string
-	Start, End int
+// ResourceSample is an instance's open file descriptors and goroutines just after its
+// latest start and after the run settled (-1 where a count could not be read).
+type ResourceSample struct {
+	Instance                     string
+	FDStart, FDEnd               int
+	GoroutineStart, GoroutineEnd int
 }
 
 // Snapshot is everything the audit compares, taken after the instances settled. It is
@@ -47,6 +49,7 @@ type Snapshot struct {
 	Now           time.Time
 	Charges       []*store.Charge
 	Subscriptions []*store.Subscription
+	Refunds       []*store.Refund              // of the charges the operator refunded through the admin API
 	Keys          map[string]*store.BillingKey // user -> key on file
 	// Issued maps each customer_uid the customers registered to the user it was for.
 	Issued map[string]string
@@ -60,10 +63,14 @@ type Snapshot struct {
 	AttackAccepted []string
 	LogFiles       []string
 	Secrets        []string // strings no log may hold
-	FDs            []FDSample
+	Resources      []ResourceSample
 	// FDSlack is how many more descriptors an instance may hold at the end (pooled
 	// connections come and go).
 	FDSlack int
+	// GoroutineSlack is how many more goroutines an instance may run at the end beyond
+	// two for each descriptor it gained (an idle keep-alive connection holds a read and
+	// a write loop).
+	GoroutineSlack int
 	// HarnessErrors are failures of the run itself (an instance that never came back).
 	HarnessErrors []string
 }
@@ -83,16 +90,38 @@ func Audit(s Snapshot) []Violation {
 	}
 	auditPayments(s, byMU, add)
 	auditCharges(s, add)
+	for _, rf := range s.Refunds {
+		if unsettledRefund(rf) {
+			add(VStuck, "refund %s of %s left %s", rf.ID, rf.MerchantUID, rf.Status)
+		}
+	}
 	auditSubscriptions(s, add)
 	auditKeys(s, add)
 	auditAttacks(s, byMU, add)
 	auditLogs(s, add)
-	for _, fd := range s.FDs {
-		if fd.End > fd.Start+s.FDSlack {
-			add(VResourceGrowth, "%s: %d open files after warm-up, %d at the end", fd.Instance, fd.Start, fd.End)
+	auditResources(s, add)
+	return vs
+}
+
+// auditResources checks that no instance holds more descriptors and goroutines at the
+// end than just after its latest start, beyond what pooled connections explain.
+func auditResources(s Snapshot, add addFunc) {
+	for _, r := range s.Resources {
+		fdGrowth := 0
+		if r.FDStart > 0 && r.FDEnd > 0 {
+			fdGrowth = max(0, r.FDEnd-r.FDStart)
+			if fdGrowth > s.FDSlack {
+				add(VResourceGrowth, "%s: %d open files at start, %d at the end", r.Instance, r.FDStart, r.FDEnd)
+			}
+		}
+		if r.GoroutineStart <= 0 || r.GoroutineEnd <= 0 {
+			add(VHarness, "%s: its goroutines could not be counted (%d at start, %d at the end)", r.Instance, r.GoroutineStart, r.GoroutineEnd)
+			continue
+		}
+		if r.GoroutineEnd > r.GoroutineStart+2*fdGrowth+s.GoroutineSlack {
+			add(VResourceGrowth, "%s: %d goroutines at start, %d at the end (%d descriptors more)", r.Instance, r.GoroutineStart, r.GoroutineEnd, fdGrowth)
 		}
 	}
-	return vs
 }
 
 type addFunc func(kind, format string, args ...any)
@@ -146,6 +175,11 @@ func auditPayments(s Snapshot, byMU map[string]*store.Charge, add addFunc) {
 			add(VStateMismatch, "charge %s is %s in the store but the fake has no payment for it", c.MerchantUID, c.Status)
 		}
 	}
+}
+
+// unsettledRefund says whether a refund has no outcome yet.
+func unsettledRefund(rf *store.Refund) bool {
+	return rf.Status == store.RefundSending || rf.Status == store.RefundUnknown
 }
 
 // auditCharges checks that no charge is left without an outcome and that an

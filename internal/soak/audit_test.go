@@ -35,8 +35,9 @@ func cleanSnapshot(t *testing.T) Snapshot {
 		AttackKeyPrefix:   AttackKeyPrefix,
 		LogFiles:          []string{log},
 		Secrets:           []string{"fake-secret-value", "4111111111111111"},
-		FDs:               []FDSample{{Instance: "shop1", Start: 20, End: 30}},
+		Resources:         []ResourceSample{{Instance: "shop1", FDStart: 20, FDEnd: 30, GoroutineStart: 15, GoroutineEnd: 40}},
 		FDSlack:           64,
+		GoroutineSlack:    32,
 	}
 }
 
@@ -85,7 +86,12 @@ func TestAuditReportsEachDamage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, VSecretInLog},
-		{"descriptor growth", func(_ *testing.T, s *Snapshot) { s.FDs[0].End = 500 }, VResourceGrowth},
+		{"descriptor growth", func(_ *testing.T, s *Snapshot) { s.Resources[0].FDEnd = 500 }, VResourceGrowth},
+		{"refund left unknown", func(_ *testing.T, s *Snapshot) {
+			s.Refunds = append(s.Refunds, &store.Refund{ID: "rf1", MerchantUID: "m1", Status: store.RefundUnknown})
+		}, VStuck},
+		{"goroutine growth", func(_ *testing.T, s *Snapshot) { s.Resources[0].GoroutineEnd = 15 + 2*10 + 33 }, VResourceGrowth},
+		{"goroutines not counted", func(_ *testing.T, s *Snapshot) { s.Resources[0].GoroutineEnd = -1 }, VHarness},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,11 +45,12 @@ const retriesPerCharge = 8
 
 // customer is one demo user, driving every instance.
 type customer struct {
-	user string
-	r    *run
-	rng  *rand.Rand
-	mu   sync.Mutex
-	sess map[int]session // by instance index
+	user   string
+	mobile bool // registers its first card by the mobile redirect path
+	r      *run
+	rng    *rand.Rand
+	mu     sync.Mutex
+	sess   map[int]session // by instance index
 }
 
 // sessionOn returns a session on instance i, signing in again after a restart.
@@ -291,7 +292,7 @@ func (c *customer) deleteCard(ctx context.Context) {
 // subscription, then charges with now and then a card replaced or deleted and
 // re-registered and the subscription cancelled and resumed.
 func (c *customer) live(ctx context.Context, budget *chargeBudget, workers int) {
-	if err := c.registerCard(ctx, c.user == userAlice); err != nil {
+	if err := c.registerCard(ctx, c.mobile); err != nil {
 		c.r.harnessError(fmt.Sprintf("%s could not register a card: %v", c.user, err))
 		return
 	}

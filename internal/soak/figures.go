@@ -27,12 +27,13 @@ type Figures struct {
 	LoadTime       time.Duration
 	SettleTime     time.Duration
 	Routes         []RouteLatency
+	Resources      []ResourceSample
 }
 
 func (r *run) figures(s Snapshot, vs []Violation, load, settle time.Duration) *Figures {
 	routes, total := r.lat.summary()
 	f := &Figures{Config: r.cfg, Requests: total, Counts: r.counts.copy(), Faults: r.faults.copy(), Attacks: r.attacks.copy(),
-		Violations: vs, LoadTime: load, SettleTime: settle, Routes: routes}
+		Violations: vs, LoadTime: load, SettleTime: settle, Routes: routes, Resources: s.Resources}
 	f.Refunds = f.Counts["refunds"]
 	f.Crashes = f.Counts["crashes (SIGKILL)"]
 	for _, c := range s.Charges {
@@ -77,7 +78,15 @@ func (f *Figures) Markdown() string {
 	row := func(k string, v any) { fmt.Fprintf(&b, "| %s | %v |\n", k, v) }
 	storage := storageName(f.Config)
 	fmt.Fprintf(&b, "| figure | value |\n|---|---|\n")
-	row("setup", fmt.Sprintf("%d instance(s) of examples/nethttp on %s, fake iamport, seed %d", f.Config.Instances, storage, f.Config.Seed))
+	setup := fmt.Sprintf("%d instance(s) of examples/nethttp on %s, fake iamport, seed %d", f.Config.Instances, storage, f.Config.Seed)
+	if f.Config.ClockSkew != 0 && f.Config.Instances > 1 {
+		var skews []string
+		for i := range f.Config.Instances {
+			skews = append(skews, fmt.Sprintf("%+v", f.Config.skewOf(i)))
+		}
+		setup += "; billing clocks skewed " + strings.Join(skews, ", ")
+	}
+	row("setup", setup)
 	row("load phase / time to settle", fmt.Sprintf("%s / %s", f.LoadTime.Round(time.Second), f.SettleTime.Round(time.Second)))
 	row("requests (customers)", f.Requests)
 	row("charges paid / declined", fmt.Sprintf("%d / %d", f.Paid, f.Declined))
@@ -95,6 +104,13 @@ func (f *Figures) Markdown() string {
 	row("double charges", f.DoublePayments)
 	row("lost payments", f.LostPayments)
 	row("stuck rows", f.StuckRows)
+	if len(f.Resources) > 0 {
+		var parts []string
+		for _, r := range f.Resources {
+			parts = append(parts, fmt.Sprintf("%s %d→%d / %d→%d", r.Instance, r.GoroutineStart, r.GoroutineEnd, r.FDStart, r.FDEnd))
+		}
+		row("goroutines / open files, latest start → end", strings.Join(parts, "; "))
+	}
 	row("**invariant violations**", fmt.Sprintf("**%d**", len(f.Violations)))
 	for _, rt := range f.Routes {
 		row("p50 / p99 "+rt.Route, fmt.Sprintf("%s / %s (n=%d)", rt.P50.Round(time.Millisecond), rt.P99.Round(time.Millisecond), rt.N))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -35,6 +36,9 @@ type instance struct {
 	cmd   *exec.Cmd
 	done  chan struct{}
 	crash int // SIGKILLs
+	// baseline is what the process held just after its latest start; the audit
+	// compares the end of the run with it.
+	baseline resources
 }
 
 // buildShop builds examples/nethttp into dir, once for the run.
@@ -88,9 +92,11 @@ func (in *instance) start(ctx context.Context) error {
 	defer timer.Stop()
 	select {
 	case u := <-found:
+		base := resources{fds: openFiles(cmd.Process.Pid), goroutines: goroutines(ctx, u)}
 		in.mu.Lock()
 		in.url, in.cmd, in.done = u, cmd, done
 		in.gen++
+		in.baseline = base
 		in.keepAddress(u)
 		in.mu.Unlock()
 		return nil
@@ -178,6 +184,36 @@ func (in *instance) stop() error {
 		<-done
 		return errors.New(in.name + " did not stop after SIGINT")
 	}
+}
+
+// goroutines reads go_goroutines from the instance's metrics; -1 if it cannot. Its
+// connection is not kept, so reading does not add to what it counts.
+func goroutines(ctx context.Context, base string) int {
+	if base == "" {
+		return -1
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+metricsPath, nil)
+	if err != nil {
+		return -1
+	}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	res, err := hc.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(io.LimitReader(res.Body, 4<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
+			if n, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return int(n)
+			}
+		}
+	}
+	return -1
 }
 
 // openFiles counts the process's open file descriptors (Linux /proc); -1 if unknown.

@@ -39,7 +39,10 @@ type Config struct {
 	Kills            int // SIGKILL + restart of one instance
 	// FullRefunds has the operator refund whole charges in the console too, not only
 	// parts of them.
-	FullRefunds   bool
+	FullRefunds bool
+	// ClockSkew sets the billing clocks of the instances apart: the second runs this far
+	// ahead of the shop's (and store's) clock, the third this far behind.
+	ClockSkew     time.Duration
 	TerminateDB   bool // pg_terminate_backend once (PostgreSQL)
 	Seed          uint64
 	PostgresDSN   string // "" = SQLite
@@ -67,6 +70,8 @@ type run struct {
 	paidMU   map[string][]string
 	accepted []string
 	errs     []string
+	// adminRefunded lists the charges the operator asked the admin API to refund.
+	adminRefunded []string
 }
 
 func (r *run) pause(ctx context.Context, d time.Duration) {
@@ -127,6 +132,11 @@ func (r *run) liveBase() string {
 		}
 	}
 	return "http://127.0.0.1:1"
+}
+
+// skewOf is instance i's clock skew: 0, +ClockSkew, -ClockSkew, 0, ...
+func (c *Config) skewOf(i int) time.Duration {
+	return [...]time.Duration{0, c.ClockSkew, -c.ClockSkew}[i%3]
 }
 
 func (c *Config) defaults() {
@@ -194,7 +204,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Figures, error) 
 
 	for i := range cfg.Instances {
 		in := &instance{name: fmt.Sprintf("shop%d", i+1), bin: cfg.Shop, log: filepath.Join(dir, fmt.Sprintf("shop%d.log", i+1)),
-			args: append([]string{"-addr", "127.0.0.1:0", "-iamport-url", up.URL}, storeArg...)}
+			args: append([]string{"-addr", "127.0.0.1:0", "-iamport-url", up.URL, "-clock-skew", cfg.skewOf(i).String()}, storeArg...)}
 		if err := in.start(ctx); err != nil {
 			stopAll(r.fleet)
 			return nil, err
@@ -203,7 +213,6 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Figures, error) 
 	}
 	defer stopAll(r.fleet)
 	say("%d instance(s) up on %s; fake iamport at %s; logs in %s", len(r.fleet), storageName(cfg), up.URL, dir)
-	fdStart := r.sampleFDs()
 
 	start := time.Now()
 	load(ctx, r, db, appName, say)
@@ -217,11 +226,18 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Figures, error) 
 	if !settled {
 		r.harnessError(fmt.Sprintf("did not settle within %s", cfg.SettleTimeout))
 	}
-	fdEnd := r.sampleFDs()
+	// The harness's own keep-alive connections would hold descriptors and goroutines in
+	// the instances; they go first, and the servers' connection goroutines with them.
+	r.cl.hc.CloseIdleConnections()
+	r.pause(ctx, 2*time.Second)
+	resEnd := r.sampleResources(ctx)
 	for _, in := range r.fleet {
-		if in.crash == 0 && fdStart[in.name] > 0 && fdEnd[in.name] > 0 {
-			snap.FDs = append(snap.FDs, FDSample{Instance: in.name, Start: fdStart[in.name], End: fdEnd[in.name]})
-		}
+		in.mu.RLock()
+		st := in.baseline
+		in.mu.RUnlock()
+		end := resEnd[in.name]
+		snap.Resources = append(snap.Resources, ResourceSample{Instance: in.name,
+			FDStart: st.fds, FDEnd: end.fds, GoroutineStart: st.goroutines, GoroutineEnd: end.goroutines})
 	}
 	for _, in := range r.fleet {
 		if err := in.stop(); err != nil {
@@ -255,10 +271,14 @@ func storageName(cfg Config) string {
 	return "SQLite"
 }
 
-func (r *run) sampleFDs() map[string]int {
-	out := make(map[string]int)
+// resources is what one instance holds at a moment.
+type resources struct{ fds, goroutines int }
+
+func (r *run) sampleResources(ctx context.Context) map[string]resources {
+	out := make(map[string]resources)
 	for _, in := range r.fleet {
-		out[in.name] = openFiles(in.pid())
+		base, _ := in.current()
+		out[in.name] = resources{fds: openFiles(in.pid()), goroutines: goroutines(ctx, base)}
 	}
 	return out
 }
@@ -272,7 +292,7 @@ func load(ctx context.Context, r *run, db *sql.DB, appName string, say func(stri
 	budget := &chargeBudget{max: r.cfg.Charges, start: time.Now(), every: r.cfg.Duration * 8 / 10 / time.Duration(r.cfg.Charges)}
 	var customers []*customer
 	for i, u := range demoUsers {
-		customers = append(customers, &customer{user: u, r: r, sess: map[int]session{}, rng: rand.New(rand.NewPCG(r.cfg.Seed+uint64(i), 7))})
+		customers = append(customers, &customer{user: u, mobile: i%2 == 0, r: r, sess: map[int]session{}, rng: rand.New(rand.NewPCG(r.cfg.Seed+uint64(i), 7))})
 	}
 	var wg sync.WaitGroup
 	var side sync.WaitGroup
@@ -284,6 +304,7 @@ func load(ctx context.Context, r *run, db *sql.DB, appName string, say func(stri
 	side.Go(func() { r.attackLoop(sideCtx, customers[1]) })
 	side.Go(func() { r.moveClock(sideCtx) })
 	side.Go(func() { r.refunds(sideCtx) })
+	side.Go(func() { r.adminRefunds(sideCtx) })
 	side.Go(func() { r.chaos(sideCtx, db, appName, say) })
 	side.Go(func() { r.reportProgress(sideCtx, budget, say) })
 	wg.Wait()
@@ -470,11 +491,31 @@ func (r *run) settle(ctx context.Context, db *sql.DB, say func(string, ...any)) 
 			return snap, true
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			say("not settled: %s", why)
+			say("not settled: %s%s", why, r.deliveriesOf(why))
 			return snap, false
 		}
 		r.pause(ctx, time.Second)
 	}
+}
+
+// deliveriesOf describes the fake's notifications for the merchant_uid named in why, so
+// a run that did not settle says whether billkey was told.
+func (r *run) deliveriesOf(why string) string {
+	var parts []string
+	for _, w := range r.up.fake.Webhooks() {
+		if w.MerchantUID == "" || !strings.Contains(why, w.MerchantUID) {
+			continue
+		}
+		outcome := fmt.Sprintf("HTTP %d", w.HTTPStatus)
+		if w.Err != nil {
+			outcome = w.Err.Error()
+		}
+		parts = append(parts, w.Status+" → "+outcome)
+	}
+	if len(parts) == 0 {
+		return " (no notification for it)"
+	}
+	return " (its notifications: " + strings.Join(parts, "; ") + ")"
 }
 
 func unsettledWhy(s Snapshot) string {
@@ -492,12 +533,17 @@ func unsettledWhy(s Snapshot) string {
 			return "subscription " + sub.ID + ": " + why
 		}
 	}
+	for _, rf := range s.Refunds {
+		if unsettledRefund(rf) {
+			return "refund " + rf.ID + " of " + rf.MerchantUID + " " + string(rf.Status)
+		}
+	}
 	return ""
 }
 
 func (r *run) snapshot(ctx context.Context, st *sqlstore.Store) Snapshot {
 	s := Snapshot{Now: r.up.fake.Now(), Keys: map[string]*store.BillingKey{}, FakePayments: map[string][]iamport.Payment{},
-		AttackKeyPrefix: AttackKeyPrefix, FDSlack: 64}
+		AttackKeyPrefix: AttackKeyPrefix, FDSlack: 64, GoroutineSlack: 32}
 	var cur store.Cursor
 	for range 10000 {
 		page, err := st.SearchCharges(ctx, store.ChargeQuery{After: cur, Limit: 500})
@@ -520,6 +566,21 @@ func (r *run) snapshot(ctx context.Context, st *sqlstore.Store) Snapshot {
 		if k, err := st.GetBillingKey(ctx, u); err == nil {
 			s.Keys[u] = k
 		}
+	}
+	r.mu.Lock()
+	refunded := append([]string(nil), r.adminRefunded...)
+	r.mu.Unlock()
+	seen := map[string]bool{}
+	for _, mu := range refunded {
+		if seen[mu] {
+			continue
+		}
+		seen[mu] = true
+		rfs, err := st.ListRefunds(ctx, mu)
+		if err != nil {
+			s.HarnessErrors = append(s.HarnessErrors, "read refunds: "+err.Error())
+		}
+		s.Refunds = append(s.Refunds, rfs...)
 	}
 	mus, _ := r.up.againMerchantUIDs()
 	s.AgainMerchantUIDs = mus

@@ -12,9 +12,14 @@ const (
 	callbackPrefix  = "/iamport"
 	webhookPath     = callbackPrefix + "/webhook"
 	resultPath      = "/result"
+	metricsPath     = "/metrics"
 	userAlice       = "alice"
 	userBob         = "bob"
+	staffUser       = "dana"
+	adminPath       = "/admin"
+	adminAPIPrefix  = adminPath + "/api"
 )
 
-// demoUsers are the example's demo accounts.
-var demoUsers = []string{userAlice, userBob}
+// demoUsers are the example's demo accounts; the attacker is the second, its victim the
+// first.
+var demoUsers = []string{userAlice, userBob, "carol", "dave"}

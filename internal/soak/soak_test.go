@@ -15,7 +15,7 @@ func TestMain(m *testing.M) { os.Exit(skipnote.Run(m)) }
 // smallConfig is a run well under two minutes on a small machine.
 func smallConfig(t *testing.T) Config {
 	return Config{Duration: 40 * time.Second, Charges: 150, WorkersPerUser: 2, FaultsPerSecond: 2, AttacksPerSecond: 2,
-		Kills: 2, TerminateDB: true, FullRefunds: true, Seed: 7, Dir: t.TempDir(), SettleTimeout: 2 * time.Minute}
+		Kills: 2, TerminateDB: true, ClockSkew: 3 * time.Second, FullRefunds: true, Seed: 7, Dir: t.TempDir(), SettleTimeout: 2 * time.Minute}
 }
 
 func runSmall(t *testing.T, cfg Config) {
@@ -24,6 +24,12 @@ func runSmall(t *testing.T, cfg Config) {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", fig.Markdown())
+	for i, v := range fig.Violations {
+		if i == 20 {
+			break
+		}
+		t.Errorf("violation: %s", v) // one line each, so CI's failure summary shows them
+	}
 	if len(fig.Violations) > 0 {
 		t.Fatalf("%d invariant violation(s)", len(fig.Violations))
 	}
@@ -43,6 +49,17 @@ func TestSoakSmall(t *testing.T) {
 	cfg := smallConfig(t)
 	cfg.Instances = 3
 	cfg.PostgresDSN = os.Getenv(pgtest.Env)
+	runSmall(t, cfg)
+}
+
+// TestSoakSQLiteSmall: the second configuration, one instance on a SQLite file, killed
+// and restarted once under the same faults and attack.
+func TestSoakSQLiteSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak run: skipped with -short")
+	}
+	cfg := smallConfig(t)
+	cfg.Duration, cfg.Charges, cfg.Kills = 25*time.Second, 60, 1
 	runSmall(t, cfg)
 }
 

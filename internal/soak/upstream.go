@@ -37,7 +37,12 @@ func startUpstream(tokenLifetime time.Duration) (*upstream, error) {
 		iamporttest.WithRealClock(),
 		iamporttest.WithTokenLifetime(tokenLifetime),
 		// Every notification twice, late and shuffled: the instances must not care.
-		iamporttest.WithWebhook(iamporttest.WebhookConfig{Duplicates: 1, Delay: 150 * time.Millisecond, Reorder: true}),
+		// Delivery retries on, as a merchant running several servers asks iamport for:
+		// with iamport's default of one delivery, a console refund whose notification
+		// finds the shop down is never seen (billkey does not poll paid charges).
+		// Five resends as iamport makes them, 5 s apart here rather than a minute.
+		iamporttest.WithWebhook(iamporttest.WebhookConfig{Duplicates: 1, Delay: 150 * time.Millisecond, Reorder: true,
+			Retries: 5, RetryEvery: 5 * time.Second}),
 	)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

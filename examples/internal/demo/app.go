@@ -160,6 +160,9 @@ func NewApp(ctx context.Context, cfg Config, listenAddr net.Addr, logOut io.Writ
 	}
 	if a.clock.canTravel() {
 		coreCfg.Now = a.clock.Now // the store's leases follow it too (openStore)
+		if skew := a.cfg.ClockSkew; skew != 0 {
+			coreCfg.Now = func() time.Time { return a.clock.Now().Add(skew) }
+		}
 	}
 	if err := a.connectIAMPort(ctx, &coreCfg); err != nil {
 		return nil, err

@@ -118,7 +118,14 @@ type Config struct {
 	TestChannel bool
 	// Timeouts of the server the wiring builds; ParseConfig sets DefaultTimeouts.
 	Timeouts Timeouts
+	// ClockSkew runs the billing service's clock this far ahead of (or, negative,
+	// behind) the shop's, which the store's leases keep, as on a server whose clock is
+	// off while the database's is right. Sandbox only; chaos runs use it.
+	ClockSkew time.Duration
 }
+
+// MaxClockSkew bounds Config.ClockSkew.
+const MaxClockSkew = time.Hour
 
 // PrivateFake reports whether the example runs its own in-process fake of iamport: the
 // sandbox without IAMPortURL.
@@ -167,6 +174,7 @@ func ParseConfig(framework string, args []string, getenv func(string) string, ou
 		return cfg, err
 	}
 	testChannel := fs.Bool("test-channel", testChannelEnv, "live mode: accept payments iamport marks as sandbox (a test PG channel) (env "+EnvTestChannel+")")
+	skew := fs.Duration("clock-skew", 0, "sandbox only: run the billing service's clock this `duration` off the store's (a test of servers whose clocks disagree)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -206,6 +214,14 @@ func ParseConfig(framework string, args []string, getenv func(string) string, ou
 	cfg.TestChannel = *testChannel
 	if cfg.TestChannel && cfg.Mode != ModeLive {
 		return cfg, fmt.Errorf("-test-channel (%s) applies to the real iamport only; the sandbox accepts its own payments anyway", EnvTestChannel)
+	}
+
+	cfg.ClockSkew = *skew
+	if cfg.ClockSkew != 0 && cfg.Mode != ModeSandbox {
+		return cfg, errors.New("-clock-skew applies to the sandbox only")
+	}
+	if cfg.ClockSkew > MaxClockSkew || cfg.ClockSkew < -MaxClockSkew {
+		return cfg, fmt.Errorf("-clock-skew %s is beyond ±%s", cfg.ClockSkew, MaxClockSkew)
 	}
 
 	cfg.Addr = strings.TrimSpace(*addr)

@@ -156,6 +156,17 @@ func TestParseConfig(t *testing.T) {
 		_, err = ParseConfig("net/http", nil, envOf(map[string]string{EnvTestChannel: "maybe"}), io.Discard)
 		require.Error(t, err)
 	})
+	t.Run("clock skew is sandbox only and bounded", func(t *testing.T) {
+		cfg, err := ParseConfig("net/http", []string{"-clock-skew", "-7s"}, envOf(nil), io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, -7*time.Second, cfg.ClockSkew)
+		_, err = ParseConfig("net/http", []string{"-clock-skew", "2h"}, envOf(nil), io.Discard)
+		require.Error(t, err)
+		live := map[string]string{EnvIMPCode: "imp_1", EnvIMPKey: "k", EnvIMPSecret: "s"}
+		_, err = ParseConfig("net/http", []string{"-clock-skew", "5s"}, envOf(live), io.Discard)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "sandbox only")
+	})
 	t.Run("public url is an origin", func(t *testing.T) {
 		cfg, err := ParseConfig("net/http", []string{"-public-url", "https://shop.example.com/"}, envOf(nil), io.Discard)
 		require.NoError(t, err)

@@ -41,6 +41,8 @@ func (u User) Buyer() core.Buyer {
 var Users = []User{
 	{ID: "alice", Name: "Alice Kim", Email: "alice@example.com", Tel: "010-1234-5678"},
 	{ID: "bob", Name: "Bob Lee", Email: "bob@example.com", Tel: "010-8765-4321"},
+	{ID: "carol", Name: "Carol Park", Email: "carol@example.com", Tel: "010-2468-1357"},
+	{ID: "dave", Name: "Dave Choi", Email: "dave@example.com", Tel: "010-1357-2468"},
 }
 
 // Operators are the demo's staff, who sign in to the admin page.
