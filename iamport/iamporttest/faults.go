@@ -43,6 +43,13 @@ func (f *Fake) Inject(ep Endpoint, faults ...Fault) {
 	f.faults[ep] = append(f.faults[ep], faults...)
 }
 
+// QueuedFaults is how many faults wait for the next calls of ep.
+func (f *Fake) QueuedFaults(ep Endpoint) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.faults[ep])
+}
+
 // ClearFaults drops every queued fault.
 func (f *Fake) ClearFaults() {
 	f.mu.Lock()

@@ -71,7 +71,10 @@ func TestFaultStatusAndCode(t *testing.T) {
 	assert.Equal(t, 4, e.srv.Count(EPAgain))
 
 	e.srv.Inject(EPAgain, Fault{Status: 500}, Fault{Status: 500})
+	assert.Equal(t, 2, e.srv.QueuedFaults(EPAgain))
+	assert.Zero(t, e.srv.QueuedFaults(EPCancel))
 	e.srv.ClearFaults()
+	assert.Zero(t, e.srv.QueuedFaults(EPAgain))
 	assert.Equal(t, 0, e.again("c1", "o2", 1000).code)
 }
 

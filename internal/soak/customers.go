@@ -271,7 +271,7 @@ func (c *customer) subscriptionAction(ctx context.Context, action string) {
 		a, err := c.r.cl.do(ctx, "POST /subscriptions/{id}/"+action, http.MethodPost, s.billing("/subscriptions/"+url.PathEscape(sub.ID)+"/"+action), []byte(`{}`),
 			s.header("Content-Type", "application/json"))
 		if err == nil && a.Status < 300 {
-			c.r.counts.inc("subscriptions " + action + "ed")
+			c.r.counts.inc("subscriptions " + map[string]string{"cancel": "cancelled", "resume": "resumed"}[action])
 		}
 	}
 }

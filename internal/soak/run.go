@@ -95,9 +95,12 @@ func (r *run) notePaid(user string, a answer) {
 	}
 	if a.json(&v) == nil && v.MerchantUID != "" {
 		r.mu.Lock()
-		if len(r.paidMU[user]) < 64 {
-			r.paidMU[user] = append(r.paidMU[user], v.MerchantUID)
+		// The latest few, newest last: refunds pick recent charges all run long.
+		l := append(r.paidMU[user], v.MerchantUID)
+		if len(l) > 64 {
+			l = append(l[:0:0], l[len(l)-32:]...)
 		}
+		r.paidMU[user] = l
 		r.mu.Unlock()
 	}
 }

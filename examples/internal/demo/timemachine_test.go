@@ -264,3 +264,13 @@ func TestTimeMachineSharedFake(t *testing.T) {
 	_, err = app.Travel(context.Background(), StepDay)
 	assert.Error(t, err, "a fake that does not answer cannot be moved")
 }
+
+// -clock-skew moves the billing service's clock alone: what the service stamps (here its
+// health check) is the shop's time (the fake's) plus the skew.
+func TestClockSkewMovesTheServiceClock(t *testing.T) {
+	const skew = -40 * time.Minute
+	app, _ := serveTestAppOut(t, io.Discard, "-clock-skew", skew.String())
+	h := app.Service().Health(context.Background())
+	assert.WithinDuration(t, app.fake.Now().Add(skew), h.CheckedAt, 10*time.Second)
+	assert.WithinDuration(t, app.fake.Now(), app.Now(), time.Second, "the shop's clock stays the fake's")
+}

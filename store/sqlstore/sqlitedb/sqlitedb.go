@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite"
 )
 
 // Memory is the path of a private in-memory database.
@@ -23,7 +23,8 @@ const Pragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=sy
 // path is a file name, or Memory (":memory:") for a database that lives as long as the
 // returned *sql.DB and is private to it. The pool is limited to one connection that is
 // never closed while the *sql.DB is open, which is also what keeps an in-memory database
-// alive; concurrent callers queue for it. The caller closes the *sql.DB.
+// alive; concurrent callers queue for it. The connection keeps the statements it
+// prepared, so a statement sent again is not parsed again. The caller closes the *sql.DB.
 func Open(path string) (*sql.DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlitedb: empty path")
@@ -31,10 +32,11 @@ func Open(path string) (*sql.DB, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, errors.New("sqlitedb: path must not contain '?' or '#'")
 	}
-	db, err := sql.Open("sqlite", DSN(path))
+	connector, err := sqlite.NewConnector(DSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitedb: open: %w", err)
 	}
+	db := sql.OpenDB(cachingConnector{connector})
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
