@@ -2,12 +2,15 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/billkey/billkey/store"
 	"github.com/billkey/billkey/store/sqlstore"
+	"github.com/billkey/billkey/store/sqlstore/sqlitedb"
 )
 
 // BenchmarkCreateAndUpdateCharge measures the two writes of a charge's happy path up to
@@ -22,24 +25,71 @@ func BenchmarkCreateAndUpdateCharge(b *testing.B) {
 	}
 }
 
-func benchCharges(b *testing.B, s *sqlstore.Store) {
+// BenchmarkSQLiteStatementCache sets the two writes of a charge on sqlitedb.Open (each
+// connection keeps its prepared statements) beside the same database opened without it
+// (every statement prepared and finalized each time), in memory so that fsync does not
+// drown the difference. Rounds of 200 charges alternate between the two; the metrics are
+// the medians over rounds, and their ratio.
+func BenchmarkSQLiteStatementCache(b *testing.B) {
+	kept := newStore(b, openSQLiteMemory(b), sqlstore.SQLite)
+	plain, err := sql.Open("sqlite", sqlitedb.DSN(sqlitedb.Memory))
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain.SetMaxOpenConns(1)
+	plain.SetConnMaxIdleTime(0)
+	b.Cleanup(func() { _ = plain.Close() })
+	each := newStore(b, plain, sqlstore.SQLite)
+	const perRound = 200
+	var keptNs, eachNs []float64
+	n := 0
+	round := func(s *sqlstore.Store) float64 {
+		start := time.Now()
+		for range perRound {
+			n++
+			chargeOnce(b, s, n)
+		}
+		return float64(time.Since(start).Nanoseconds()) / perRound
+	}
+	for b.Loop() {
+		keptNs = append(keptNs, round(kept))
+		eachNs = append(eachNs, round(each))
+	}
+	k, e := median(keptNs), median(eachNs)
+	b.ReportMetric(k, "kept-ns/charge")
+	b.ReportMetric(e, "prepared-each-time-ns/charge")
+	b.ReportMetric(k/e, "kept/each")
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// chargeOnce does the two writes of charge number i.
+func chargeOnce(b *testing.B, s *sqlstore.Store, i int) {
 	ctx := context.Background()
 	now := time.Now()
+	mu := fmt.Sprintf("mbench%09d", i)
+	_, created, err := s.CreateCharge(ctx, &store.Charge{
+		MerchantUID: mu, UserID: fmt.Sprintf("u%d", i%100), IdempotencyKey: mu, CustomerUID: "c",
+		Name: "basic", Amount: 9900, Status: store.ChargePending, CreatedAt: now, UpdatedAt: now,
+	}, store.Lease{Owner: "bench", For: 2 * time.Minute})
+	if err != nil || !created {
+		b.Fatalf("create: %v %v", created, err)
+	}
+	if _, err := s.UpdateCharge(ctx, mu, []store.ChargeStatus{store.ChargePending},
+		store.ChargeUpdate{Status: store.ChargeCharging, AddAttempts: 1, At: now}); err != nil {
+		b.Fatalf("update: %v", err)
+	}
+}
+
+func benchCharges(b *testing.B, s *sqlstore.Store) {
 	i := 0
 	for b.Loop() {
 		i++
-		mu := fmt.Sprintf("mbench%09d", i)
-		_, created, err := s.CreateCharge(ctx, &store.Charge{
-			MerchantUID: mu, UserID: fmt.Sprintf("u%d", i%100), IdempotencyKey: mu, CustomerUID: "c",
-			Name: "basic", Amount: 9900, Status: store.ChargePending, CreatedAt: now, UpdatedAt: now,
-		}, store.Lease{Owner: "bench", For: 2 * time.Minute})
-		if err != nil || !created {
-			b.Fatalf("create: %v %v", created, err)
-		}
-		if _, err := s.UpdateCharge(ctx, mu, []store.ChargeStatus{store.ChargePending},
-			store.ChargeUpdate{Status: store.ChargeCharging, AddAttempts: 1, At: now}); err != nil {
-			b.Fatalf("update: %v", err)
-		}
+		chargeOnce(b, s, i)
 	}
 }
 
