@@ -14,8 +14,9 @@ func TestSummary(t *testing.T) {
 	t.Cleanup(func() { mu.Lock(); notes = saved; mu.Unlock() })
 
 	assert.Empty(t, summary("p"))
-	t.Run("pg", func(t *testing.T) { Skip(t, "PostgreSQL", "set X", "a") })
-	t.Run("pg2", func(t *testing.T) { Skip(t, "PostgreSQL", "set X", "b") })
-	t.Run("chromium", func(t *testing.T) { Skip(t, "Chromium", "install chromium", "c") })
-	assert.Equal(t, "note: p: 3 tests skipped: Chromium (install chromium); PostgreSQL (set X) not available", summary("p"))
+	// Made-up services: CI fails on any skip that names PostgreSQL or Chromium.
+	t.Run("db", func(t *testing.T) { Skip(t, "Service B", "set X", "a") })
+	t.Run("db2", func(t *testing.T) { Skip(t, "Service B", "set X", "b") })
+	t.Run("browser", func(t *testing.T) { Skip(t, "Service A", "install A", "c") })
+	assert.Equal(t, "note: p: 3 tests skipped: Service A (install A); Service B (set X) not available", summary("p"))
 }
