@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -135,6 +136,55 @@ func (s session) header(extra ...string) http.Header {
 		h.Set(extra[i], extra[i+1])
 	}
 	return h
+}
+
+// logins keeps one account signed in on each instance, signing in again after a restart.
+type logins struct {
+	r         *run
+	loginPath string // the shop's login route for this kind of account
+	user      string
+
+	mu   sync.Mutex
+	byIx map[int]session // by instance index
+}
+
+func newLogins(r *run, loginPath, user string) *logins {
+	return &logins{r: r, loginPath: loginPath, user: user, byIx: map[int]session{}}
+}
+
+// on returns the session on instance i.
+func (l *logins) on(ctx context.Context, i int) (session, error) {
+	in := l.r.fleet[i]
+	base, gen := in.current()
+	if base == "" {
+		return session{}, fmt.Errorf("%s is down", in.name)
+	}
+	l.mu.Lock()
+	s, ok := l.byIx[i]
+	l.mu.Unlock()
+	if ok && s.gen == gen && s.base == base {
+		return s, nil
+	}
+	ck, err := l.r.cl.login(ctx, base, l.loginPath, l.user)
+	if err != nil {
+		return session{}, err
+	}
+	s = session{base: base, gen: gen, cookie: ck}
+	l.mu.Lock()
+	l.byIx[i] = s
+	l.mu.Unlock()
+	return s, nil
+}
+
+// forget drops s, which the shop no longer accepts.
+func (l *logins) forget(s session) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, have := range l.byIx {
+		if have == s {
+			delete(l.byIx, i)
+		}
+	}
 }
 
 // billing is the URL of a billing route on the session's instance.

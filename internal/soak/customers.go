@@ -49,32 +49,13 @@ type customer struct {
 	mobile bool // registers its first card by the mobile redirect path
 	r      *run
 	rng    *rand.Rand
-	mu     sync.Mutex
-	sess   map[int]session // by instance index
+	mu     sync.Mutex // guards rng
+	logins *logins
 }
 
-// sessionOn returns a session on instance i, signing in again after a restart.
+// sessionOn returns the customer's session on instance i.
 func (c *customer) sessionOn(ctx context.Context, i int) (session, error) {
-	in := c.r.fleet[i]
-	base, gen := in.current()
-	if base == "" {
-		return session{}, fmt.Errorf("%s is down", in.name)
-	}
-	c.mu.Lock()
-	s, ok := c.sess[i]
-	c.mu.Unlock()
-	if ok && s.gen == gen && s.base == base {
-		return s, nil
-	}
-	ck, err := c.r.cl.login(ctx, base, "/login", c.user)
-	if err != nil {
-		return session{}, err
-	}
-	s = session{base: base, gen: gen, cookie: ck}
-	c.mu.Lock()
-	c.sess[i] = s
-	c.mu.Unlock()
-	return s, nil
+	return c.logins.on(ctx, i)
 }
 
 // anySession picks a live instance at random and signs in there.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/billkey/billkey/iamport"
@@ -16,52 +15,28 @@ import (
 // sent with a checksum and an idempotency key; one whose outcome is unknown is settled by
 // billkey's lookup of the cancel history, never by sending again.
 type operator struct {
-	r    *run
-	mu   sync.Mutex
-	sess map[int]session // by instance index
+	r      *run
+	logins *logins
 }
 
-// session signs the operator in on some instance that is up, again after a restart.
+// session is the operator's session on some instance that is up, trying them from
+// instance try on.
 func (o *operator) session(ctx context.Context, try int) (session, error) {
-	i := try % len(o.r.fleet)
-	for range len(o.r.fleet) {
-		base, gen := o.r.fleet[i].current()
-		if base != "" {
-			o.mu.Lock()
-			s, ok := o.sess[i]
-			o.mu.Unlock()
-			if ok && s.gen == gen {
-				return s, nil
-			}
-			ck, err := o.r.cl.login(ctx, base, adminPath+"/login", staffUser)
-			if err != nil {
-				return session{}, err
-			}
-			s = session{base: base, gen: gen, cookie: ck}
-			o.mu.Lock()
-			o.sess[i] = s
-			o.mu.Unlock()
+	var last error
+	for k := range len(o.r.fleet) {
+		s, err := o.logins.on(ctx, (try+k)%len(o.r.fleet))
+		if err == nil {
 			return s, nil
 		}
-		i = (i + 1) % len(o.r.fleet)
+		last = err
 	}
-	return session{}, fmt.Errorf("no instance is up")
-}
-
-func (o *operator) forget(s session) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for i, have := range o.sess {
-		if have == s {
-			delete(o.sess, i)
-		}
-	}
+	return session{}, last
 }
 
 // adminRefunds has the operator refund some paid charges through the admin API: half of
 // what is left, or all of it.
 func (r *run) adminRefunds(ctx context.Context) {
-	o := &operator{r: r, sess: map[int]session{}}
+	o := &operator{r: r, logins: newLogins(r, adminPath+"/login", staffUser)}
 	t := time.NewTicker(max(r.cfg.Duration/16, time.Second))
 	defer t.Stop()
 	for n := 0; n < 30; n++ {
@@ -113,7 +88,7 @@ func (o *operator) refund(ctx context.Context, n int, mu string, amount int64) {
 				r.counts.inc("admin refunds answered unknown at first")
 			}
 		case err == nil && a.Status == http.StatusUnauthorized:
-			o.forget(s)
+			o.logins.forget(s)
 			continue
 		case err == nil && a.Status < 500 && problemCode(a) != "refund_in_progress":
 			// Refused before anything was sent (the charge changed meanwhile) or declined

@@ -295,7 +295,7 @@ func load(ctx context.Context, r *run, db *sql.DB, appName string, say func(stri
 	budget := &chargeBudget{max: r.cfg.Charges, start: time.Now(), every: r.cfg.Duration * 8 / 10 / time.Duration(r.cfg.Charges)}
 	var customers []*customer
 	for i, u := range demoUsers {
-		customers = append(customers, &customer{user: u, mobile: i%2 == 0, r: r, sess: map[int]session{}, rng: rand.New(rand.NewPCG(r.cfg.Seed+uint64(i), 7))})
+		customers = append(customers, &customer{user: u, mobile: i%2 == 0, r: r, logins: newLogins(r, "/login", u), rng: rand.New(rand.NewPCG(r.cfg.Seed+uint64(i), 7))})
 	}
 	var wg sync.WaitGroup
 	var side sync.WaitGroup
