@@ -46,7 +46,8 @@ const retriesPerCharge = 8
 // customer is one demo user, driving every instance.
 type customer struct {
 	user   string
-	mobile bool // registers its first card by the mobile redirect path
+	mobile bool   // registers its first card by the mobile redirect path
+	card   string // the card number typed in the window
 	r      *run
 	rng    *rand.Rand
 	mu     sync.Mutex // guards rng
@@ -106,7 +107,7 @@ func (c *customer) tryRegister(ctx context.Context, mobile bool) error {
 	res, err := c.r.up.fake.IssueBillingKey(iamporttest.IssueRequest{
 		PG: p.PG, MerchantUID: p.MerchantUID, CustomerUID: p.CustomerUID, Name: p.Name, Amount: p.Amount,
 		BuyerName: p.BuyerName, BuyerEmail: p.BuyerEmail, BuyerTel: p.BuyerTel,
-		NoticeURL: p.NoticeURL, MRedirectURL: p.MRedirectURL, CardNumber: iamporttest.CardOK, Mobile: mobile,
+		NoticeURL: p.NoticeURL, MRedirectURL: p.MRedirectURL, CardNumber: c.card, Mobile: mobile,
 	})
 	if err != nil {
 		return fmt.Errorf("the fake's window: %w", err)
@@ -294,8 +295,9 @@ func (c *customer) live(ctx context.Context, budget *chargeBudget, workers int) 
 		})
 	}
 	wg.Wait()
-	// Whatever happened last, leave a card on file so renewals can pay.
-	if ctx.Err() == nil {
+	// Whatever happened last, leave a card on file so renewals can pay (all but the
+	// declining card's, whose renewals are to go through dunning).
+	if ctx.Err() == nil && c.card == iamporttest.CardOK {
 		_ = c.registerCard(ctx, false)
 	}
 }
@@ -306,6 +308,9 @@ func (c *customer) lifecycleStep(ctx context.Context, n int) {
 		_ = c.registerCard(ctx, true) // replace the card
 		c.r.counts.inc("cards replaced")
 	case 1:
+		if c.card != iamporttest.CardOK {
+			return // keeps its subscription, so that its renewals go through dunning
+		}
 		c.subscriptionAction(ctx, "cancel")
 	case 2:
 		c.subscriptionAction(ctx, "resume")

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/billkey/billkey/iamport"
 	"github.com/billkey/billkey/store"
 )
 
@@ -15,6 +16,8 @@ type Figures struct {
 	Paid, Declined int // charges in the store at the end
 	Reconciled     int // paid or failed charges that needed more than one attempt or a lookup
 	Renewals       int // paid charges of a subscription period after the first
+	RenewalsFailed int // declined payments at iamport for a subscription period after the first (dunning)
+	PastDue, Ended int // subscriptions in these states at the end
 	Refunds        int
 	Crashes        int
 	Counts         map[string]int
@@ -46,8 +49,23 @@ func (r *run) figures(s Snapshot, vs []Violation, load, settle time.Duration) *F
 		case store.ChargeFailed:
 			f.Declined++
 		}
+		if c.SubscriptionID != "" && c.Period > 0 {
+			for _, p := range s.FakePayments[c.MerchantUID] {
+				if p.Status == iamport.StatusFailed {
+					f.RenewalsFailed++
+				}
+			}
+		}
 		if c.Attempts > 1 || notesMention(c, "lookup") {
 			f.Reconciled++
+		}
+	}
+	for _, sub := range s.Subscriptions {
+		switch sub.Status {
+		case store.SubscriptionPastDue:
+			f.PastDue++
+		case store.SubscriptionEnded:
+			f.Ended++
 		}
 	}
 	for _, v := range vs {
@@ -91,7 +109,8 @@ func (f *Figures) Markdown() string {
 	row("requests (customers)", f.Requests)
 	row("charges paid / declined", fmt.Sprintf("%d / %d", f.Paid, f.Declined))
 	row("charges settled by reconciliation (retry or lookup)", f.Reconciled)
-	row("renewals paid", f.Renewals)
+	row("renewals paid / declined (dunning)", fmt.Sprintf("%d / %d", f.Renewals, f.RenewalsFailed))
+	row("subscriptions past due / ended at the end", fmt.Sprintf("%d / %d", f.PastDue, f.Ended))
 	row("refunds (console, partial and full)", f.Refunds)
 	for _, k := range sortedKeys(f.Counts) {
 		if k != "refunds" && k != "crashes (SIGKILL)" {

@@ -286,6 +286,16 @@ func (r *run) sampleResources(ctx context.Context) map[string]resources {
 	return out
 }
 
+// cardOf is the card customer i types: the last customer's pays its first 5 charges
+// on each key and is declined after, so its renewals go past due and dunning runs
+// (a new card, which a lifecycle step registers, recovers it).
+func cardOf(i int) string {
+	if i == len(demoUsers)-1 {
+		return iamporttest.CardDeclineAfter + "05"
+	}
+	return iamporttest.CardOK
+}
+
 // load runs the customers, the attacker, the faults, the clock and the kills until the
 // charge budget is spent or the duration ends.
 func load(ctx context.Context, r *run, db *sql.DB, appName string, say func(string, ...any)) {
@@ -295,7 +305,8 @@ func load(ctx context.Context, r *run, db *sql.DB, appName string, say func(stri
 	budget := &chargeBudget{max: r.cfg.Charges, start: time.Now(), every: r.cfg.Duration * 8 / 10 / time.Duration(r.cfg.Charges)}
 	var customers []*customer
 	for i, u := range demoUsers {
-		customers = append(customers, &customer{user: u, mobile: i%2 == 0, r: r, logins: newLogins(r, "/login", u), rng: rand.New(rand.NewPCG(r.cfg.Seed+uint64(i), 7))})
+		customers = append(customers, &customer{user: u, mobile: i%2 == 0, card: cardOf(i), r: r, logins: newLogins(r, "/login", u),
+			rng: rand.New(rand.NewPCG(r.cfg.Seed+uint64(i), 7))})
 	}
 	var wg sync.WaitGroup
 	var side sync.WaitGroup
@@ -605,8 +616,12 @@ func (r *run) snapshot(ctx context.Context, st *sqlstore.Store) Snapshot {
 	s.AttackAccepted = append([]string(nil), r.accepted...)
 	r.mu.Unlock()
 	s.Secrets = append([]string{iamporttest.Secret}, r.up.issuedTokens()...)
+	cards := []string{cardOf(len(demoUsers) - 1)}
 	for _, c := range iamporttest.TestCards() {
-		s.Secrets = append(s.Secrets, c.Number, strings.NewReplacer("-", "", " ", "").Replace(c.Number))
+		cards = append(cards, c.Number)
+	}
+	for _, n := range cards {
+		s.Secrets = append(s.Secrets, n, strings.NewReplacer("-", "", " ", "").Replace(n))
 	}
 	return s
 }
