@@ -364,65 +364,36 @@ func decodeHead(body []byte) (envelopeHead, error) {
 	return h, err
 }
 
-// UnmarshalJSON decodes a payment tolerantly (see the package documentation).
-func (p *Payment) UnmarshalJSON(data []byte) error {
-	var w paymentWire
+// decodeVia decodes data into its tolerant wire form W, then copies that into dst.
+func decodeVia[W any, PW interface {
+	*W
+	into(T)
+}, T any](data []byte, dst T) error {
+	var w W
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	w.into(p)
+	PW(&w).into(dst)
 	return nil
 }
+
+// UnmarshalJSON decodes a payment tolerantly (see the package documentation).
+func (p *Payment) UnmarshalJSON(data []byte) error { return decodeVia[paymentWire](data, p) }
 
 // UnmarshalJSON decodes one cancel-history entry tolerantly.
-func (c *Cancel) UnmarshalJSON(data []byte) error {
-	var w cancelWire
-	if err := json.Unmarshal(data, &w); err != nil {
-		return err
-	}
-	w.into(c)
-	return nil
-}
+func (c *Cancel) UnmarshalJSON(data []byte) error { return decodeVia[cancelWire](data, c) }
 
 // UnmarshalJSON decodes a customer (billing key) tolerantly.
-func (c *Customer) UnmarshalJSON(data []byte) error {
-	var w customerWire
-	if err := json.Unmarshal(data, &w); err != nil {
-		return err
-	}
-	w.into(c)
-	return nil
-}
+func (c *Customer) UnmarshalJSON(data []byte) error { return decodeVia[customerWire](data, c) }
 
 // UnmarshalJSON decodes a scheduled payment tolerantly.
-func (s *ScheduleResult) UnmarshalJSON(data []byte) error {
-	var w scheduleWire
-	if err := json.Unmarshal(data, &w); err != nil {
-		return err
-	}
-	w.into(s)
-	return nil
-}
+func (s *ScheduleResult) UnmarshalJSON(data []byte) error { return decodeVia[scheduleWire](data, s) }
 
 // UnmarshalJSON decodes a getToken answer; its timestamps go through Timestamp.
-func (t *Token) UnmarshalJSON(data []byte) error {
-	var w tokenWire
-	if err := json.Unmarshal(data, &w); err != nil {
-		return err
-	}
-	w.into(t)
-	return nil
-}
+func (t *Token) UnmarshalJSON(data []byte) error { return decodeVia[tokenWire](data, t) }
 
 // UnmarshalJSON decodes a page of payments, tolerating numbers written as strings.
-func (pp *PaymentPage) UnmarshalJSON(data []byte) error {
-	var w pageWire
-	if err := json.Unmarshal(data, &w); err != nil {
-		return err
-	}
-	w.into(pp)
-	return nil
-}
+func (pp *PaymentPage) UnmarshalJSON(data []byte) error { return decodeVia[pageWire](data, pp) }
 
 // UnmarshalJSON decodes the envelope, tolerating a code written as a string and a
 // message that is not a string.

@@ -14,31 +14,41 @@ import (
 // POST /charges
 func (rt *router) createCharge(w Response, r Request) {
 	const route = "POST " + PatternCharges
-	b, ok := rt.stateChanging(w, r, route)
+	b, plan, key, ok := rt.planRequest(w, r, route)
 	if !ok {
-		return
-	}
-	if err := requireJSON(r.Header()); err != nil {
-		rt.fail(w, r, route, err)
-		return
-	}
-	key, err := parseIdempotencyKey(r.Header())
-	if err != nil {
-		rt.fail(w, r, route, err)
-		return
-	}
-	body, err := readCappedBody(r, rt.env.maxBody)
-	if err != nil {
-		rt.fail(w, r, route, err)
-		return
-	}
-	plan, err := parseChargeBody(body)
-	if err != nil {
-		rt.fail(w, r, route, err)
 		return
 	}
 	view, err := rt.s.Charge(routeContext(r), core.ChargeRequest{UserID: b.UserID, PlanID: plan, IdempotencyKey: key})
 	rt.answerCharge(w, r, route, view, err)
+}
+
+// planRequest reads what POST /charges and POST /subscriptions share: a state-changing
+// request with a JSON body naming a plan and an Idempotency-Key, checked in that order.
+// It has answered when ok is false.
+func (rt *router) planRequest(w Response, r Request, route string) (b core.Buyer, plan, key string, ok bool) {
+	b, ok = rt.stateChanging(w, r, route)
+	if !ok {
+		return b, "", "", false
+	}
+	if err := requireJSON(r.Header()); err != nil {
+		rt.fail(w, r, route, err)
+		return b, "", "", false
+	}
+	key, err := parseIdempotencyKey(r.Header())
+	if err != nil {
+		rt.fail(w, r, route, err)
+		return b, "", "", false
+	}
+	body, err := readCappedBody(r, rt.env.maxBody)
+	if err != nil {
+		rt.fail(w, r, route, err)
+		return b, "", "", false
+	}
+	if plan, err = parseChargeBody(body); err != nil {
+		rt.fail(w, r, route, err)
+		return b, "", "", false
+	}
+	return b, plan, key, true
 }
 
 // answerCharge maps a charge outcome to the answer. The status depends only on the

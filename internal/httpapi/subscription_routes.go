@@ -12,27 +12,8 @@ import (
 // POST /subscriptions
 func (rt *router) createSubscription(w Response, r Request) {
 	const route = "POST " + PatternSubscriptions
-	b, ok := rt.stateChanging(w, r, route)
+	b, plan, key, ok := rt.planRequest(w, r, route)
 	if !ok {
-		return
-	}
-	if err := requireJSON(r.Header()); err != nil {
-		rt.fail(w, r, route, err)
-		return
-	}
-	key, err := parseIdempotencyKey(r.Header())
-	if err != nil {
-		rt.fail(w, r, route, err)
-		return
-	}
-	body, err := readCappedBody(r, rt.env.maxBody)
-	if err != nil {
-		rt.fail(w, r, route, err)
-		return
-	}
-	plan, err := parseChargeBody(body)
-	if err != nil {
-		rt.fail(w, r, route, err)
 		return
 	}
 	view, err := rt.s.Subscribe(routeContext(r), core.SubscribeRequest{UserID: b.UserID, PlanID: plan, IdempotencyKey: key})
