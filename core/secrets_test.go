@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +30,11 @@ func TestNoSecretsLeak(t *testing.T) {
 }
 
 func testNoSecretsLeak(t *testing.T, foreign bool) {
-	opts := []func(*shOpts){shConfig(func(c *core.Config) { c.NoticeURL = "https://shop.example.com/billing/webhook" })}
+	// The fake delivers every notification to notice_url: a loopback receiver, so no
+	// delivery leaves the machine (a name it must resolve held WaitWebhooks past its bound).
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	t.Cleanup(receiver.Close)
+	opts := []func(*shOpts){shConfig(func(c *core.Config) { c.NoticeURL = receiver.URL + "/billing/webhook" })}
 	if foreign {
 		opts = append(opts, shClient(func(c *iamport.Config) { c.Logger = nil }))
 	}
