@@ -107,10 +107,11 @@ func wire(app *demo.App) (demo.Server, error) {
 	// Pages, and the fake iamport in the sandbox, through Fiber's net/http adaptor. The
 	// adaptor makes fasthttp's RequestCtx the request's context, and watching its Done
 	// while the server shuts down is a data race inside fasthttp; the pages get a context
-	// of their own instead (like c.UserContext() for Fiber handlers).
+	// of their own instead (like c.UserContext() for Fiber handlers), and a request whose
+	// strings are their own (detached).
 	pages := app.Handler()
 	f.Use(adaptor.HTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pages.ServeHTTP(w, r.WithContext(context.Background()))
+		pages.ServeHTTP(w, detached(r.WithContext(context.Background())))
 	})))
 
 	return demo.Server{Serve: f.Listener, Shutdown: f.ShutdownWithContext}, nil
