@@ -99,38 +99,31 @@ func (s *Store) ListCharges(ctx context.Context, userID string, limit int) ([]*s
 }
 
 // UpdateCharge implements store.Store as one UPDATE ... WHERE status IN (from) [AND
-// attempts = ?] RETURNING; when it matches nothing, a lookup in the same transaction
-// tells ErrConflict from ErrNotFound. A lease is taken on the database's clock.
+// attempts = ?] RETURNING, its own transaction; when it matches nothing, a lookup tells
+// ErrConflict from ErrNotFound (rows are never deleted, so the lookup needs no
+// transaction with the UPDATE). A lease is taken on the database's clock.
 func (s *Store) UpdateCharge(ctx context.Context, merchantUID string, from []store.ChargeStatus, u store.ChargeUpdate) (*store.Charge, error) {
 	a, err := s.chargeAssignments(u)
 	if err != nil {
 		return nil, mapErr("update charge", err)
 	}
-	var out *store.Charge
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if len(from) == 0 {
-			return s.missOrConflict(ctx, tx, "billkey_charges", "merchant_uid", merchantUID)
-		}
-		args := append(a.args, merchantUID)
-		for _, st := range from {
-			args = append(args, string(st))
-		}
-		cond := ""
-		if u.IfAttempts != 0 {
-			cond = " AND attempts = ?"
-			args = append(args, u.IfAttempts)
-		}
-		c, err := scanCharge(tx.QueryRowContext(ctx, s.q("UPDATE billkey_charges SET "+a.clause()+
-			" WHERE merchant_uid = ? AND status IN ("+placeholders(len(from))+")"+cond+" RETURNING "+chargeCols), args...))
-		if errors.Is(err, sql.ErrNoRows) {
-			return s.missOrConflict(ctx, tx, "billkey_charges", "merchant_uid", merchantUID)
-		}
-		if err != nil {
-			return err
-		}
-		out = c
-		return nil
-	})
+	if len(from) == 0 {
+		return nil, mapErr("update charge", s.missOrConflict(ctx, s.db, "billkey_charges", "merchant_uid", merchantUID))
+	}
+	args := append(a.args, merchantUID)
+	for _, st := range from {
+		args = append(args, string(st))
+	}
+	cond := ""
+	if u.IfAttempts != 0 {
+		cond = " AND attempts = ?"
+		args = append(args, u.IfAttempts)
+	}
+	out, err := scanCharge(s.db.QueryRowContext(ctx, s.q("UPDATE billkey_charges SET "+a.clause()+
+		" WHERE merchant_uid = ? AND status IN ("+placeholders(len(from))+")"+cond+" RETURNING "+chargeCols), args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = s.missOrConflict(ctx, s.db, "billkey_charges", "merchant_uid", merchantUID)
+	}
 	if err != nil {
 		return nil, mapErr("update charge", err)
 	}
