@@ -30,14 +30,10 @@ func (s *Store) GetBillingKey(ctx context.Context, userID string) (*store.Billin
 
 // DeleteBillingKey implements store.Store.
 func (s *Store) DeleteBillingKey(ctx context.Context, userID, customerUID string) error {
-	res, err := s.db.ExecContext(ctx,
-		s.q("DELETE FROM billkey_billing_keys WHERE user_id = ? AND customer_uid = ?"), userID, customerUID)
+	n, err := writeExec(ctx, s, "delete billing key",
+		"DELETE FROM billkey_billing_keys WHERE user_id = ? AND customer_uid = ?", userID, customerUID)
 	if err != nil {
-		return mapErr("delete billing key", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return mapErr("delete billing key", err)
+		return err
 	}
 	if n == 0 {
 		return mapErr("delete billing key", store.ErrNotFound)
@@ -45,11 +41,11 @@ func (s *Store) DeleteBillingKey(ctx context.Context, userID, customerUID string
 	return nil
 }
 
-// putBillingKey makes k the key of k.UserID inside tx and returns the key it replaced,
+// putBillingKey makes k the key of k.UserID inside the transaction of q and returns the key it replaced,
 // nil if the user had none. It never loses a concurrent insert: when another transaction
 // creates the user's key between the lookup and the insert, the insert does nothing and the
 // lookup runs again, now locking the committed row.
-func (s *Store) putBillingKey(ctx context.Context, tx *sql.Tx, k *store.BillingKey) (*store.BillingKey, error) {
+func (s *Store) putBillingKey(ctx context.Context, tx querier, k *store.BillingKey) (*store.BillingKey, error) {
 	d := s.dialect
 	for attempt := 0; attempt < 5; attempt++ {
 		old, err := scanBillingKey(tx.QueryRowContext(ctx, s.q(selectBillingKey+s.forUpdate()), k.UserID))

@@ -119,11 +119,15 @@ func (s *Store) UpdateCharge(ctx context.Context, merchantUID string, from []sto
 		cond = " AND attempts = ?"
 		args = append(args, u.IfAttempts)
 	}
-	out, err := scanCharge(s.db.QueryRowContext(ctx, s.q("UPDATE billkey_charges SET "+a.clause()+
-		" WHERE merchant_uid = ? AND status IN ("+placeholders(len(from))+")"+cond+" RETURNING "+chargeCols), args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = s.missOrConflict(ctx, s.db, "billkey_charges", "merchant_uid", merchantUID)
-	}
+	var out *store.Charge
+	err = s.write(ctx, func(ctx context.Context, q querier) (err error) {
+		out, err = scanCharge(q.QueryRowContext(ctx, s.q("UPDATE billkey_charges SET "+a.clause()+
+			" WHERE merchant_uid = ? AND status IN ("+placeholders(len(from))+")"+cond+" RETURNING "+chargeCols), args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			err = s.missOrConflict(ctx, q, "billkey_charges", "merchant_uid", merchantUID)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, mapErr("update charge", err)
 	}
@@ -183,7 +187,7 @@ func (s *Store) ClaimCharges(ctx context.Context, req store.ClaimRequest) ([]*st
 		return []*store.Charge{}, nil
 	}
 	query, args := s.claimChargesQuery(req)
-	return queryAll(ctx, s, "claim charges", scanCharge, query, args...)
+	return writeAll(ctx, s, "claim charges", scanCharge, query, args...)
 }
 
 // claimChargesQuery is ClaimCharges' one statement, with its arguments.

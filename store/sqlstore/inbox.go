@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/billkey/billkey/store"
@@ -42,7 +41,7 @@ func (s *Store) RecordNotification(ctx context.Context, e *store.InboxEntry) (*s
 		later = "GREATEST"
 	}
 	at := d.timeArg(e.ReceivedAt)
-	stored, err := queryOne(ctx, s, "record notification", scanInbox, `INSERT INTO billkey_inbox (`+inboxCols+`)
+	stored, err := writeOne(ctx, s, "record notification", scanInbox, `INSERT INTO billkey_inbox (`+inboxCols+`)
 VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (dedupe_key) DO UPDATE SET copies = billkey_inbox.copies + 1,
 last_at = `+later+`(billkey_inbox.last_at, excluded.last_at)
@@ -57,7 +56,7 @@ RETURNING `+inboxCols,
 
 // SetNotificationResult implements store.Store.
 func (s *Store) SetNotificationResult(ctx context.Context, id, result, errText string, at time.Time) (*store.InboxEntry, error) {
-	return queryOne(ctx, s, "set notification result", scanInbox,
+	return writeOne(ctx, s, "set notification result", scanInbox,
 		"UPDATE billkey_inbox SET result = ?, error_text = ?, applied_at = ? WHERE notification_id = ? RETURNING "+inboxCols,
 		result, errText, s.dialect.timeArg(at), id)
 }
@@ -101,13 +100,6 @@ func (s *Store) PurgeNotifications(ctx context.Context, before time.Time, limit 
 	if s.dialect == Postgres {
 		query = "DELETE FROM billkey_inbox WHERE id = ANY (ARRAY(" + pick + " FOR UPDATE SKIP LOCKED))"
 	}
-	res, err := s.db.ExecContext(ctx, s.q(query), s.dialect.timeArg(before), limit)
-	if err != nil {
-		return 0, mapErr("purge notifications", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("sqlstore: purge notifications: %w", err)
-	}
-	return int(n), nil
+	n, err := writeExec(ctx, s, "purge notifications", query, s.dialect.timeArg(before), limit)
+	return int(n), err
 }

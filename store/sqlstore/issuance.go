@@ -37,12 +37,12 @@ func (s *Store) CreateIssuance(ctx context.Context, is *store.Issuance) error {
 		return errors.New("sqlstore: create issuance: merchant_uid and customer_uid are required")
 	}
 	d := s.dialect
-	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO billkey_issuances ("+issuanceCols+
-		") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	_, err := writeExec(ctx, s, "create issuance", "INSERT INTO billkey_issuances ("+issuanceCols+
+		") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		is.MerchantUID, is.CustomerUID, is.UserID, is.PlanID, is.Amount, string(is.Status),
 		nullString(is.ImpUID), is.FailReason, is.CardName, is.CardNumber, is.ChargeMerchantUID,
 		d.timeArg(is.CreatedAt), d.timeArg(is.ExpiresAt), d.timeArg(is.UpdatedAt), is.KeyRemoved)
-	return mapErr("create issuance", err)
+	return err
 }
 
 // GetIssuance implements store.Store.
@@ -90,7 +90,7 @@ func (s *Store) SettleIssuance(ctx context.Context, merchantUID string, to *stor
 	a.time(s.dialect, "updated_at", to.UpdatedAt)
 	args := append(a.args, merchantUID, string(store.IssuancePending))
 	var replaced *store.BillingKey
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx querier) error {
 		var userID string
 		err := tx.QueryRowContext(ctx, s.q("UPDATE billkey_issuances SET "+a.clause()+
 			" WHERE merchant_uid = ? AND status = ? RETURNING user_id"), args...).Scan(&userID)
@@ -137,7 +137,7 @@ ORDER BY expires_at NULLS FIRST, id LIMIT ?`
 	query, args := s.updatePicked("billkey_issuances", "status = ?, updated_at = ?",
 		[]any{string(store.IssuanceExpired), d.timeArg(now)},
 		pick, []any{string(store.IssuancePending), d.timeArg(now), limit}, issuanceCols)
-	out, err := queryAll(ctx, s, "expire issuances", scanIssuance, query, args...)
+	out, err := writeAll(ctx, s, "expire issuances", scanIssuance, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ ORDER BY updated_at NULLS FIRST, id LIMIT ?`, args...)
 
 // MarkKeyRemoved implements store.Store.
 func (s *Store) MarkKeyRemoved(ctx context.Context, merchantUID string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx querier) error {
 		res, err := tx.ExecContext(ctx, s.q("UPDATE billkey_issuances SET key_removed = "+s.boolLit(true)+
 			" WHERE merchant_uid = ? AND status IN (?, ?)"), append([]any{merchantUID}, endedStatuses...)...)
 		if err != nil {
@@ -191,13 +191,9 @@ func (s *Store) PurgeIssuances(ctx context.Context, before time.Time, limit int)
 		return 0, nil
 	}
 	args := append(append([]any{}, endedStatuses...), s.dialect.timeArg(before), limit)
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM billkey_issuances WHERE id IN (
+	n, err := writeExec(ctx, s, "purge issuances", `DELETE FROM billkey_issuances WHERE id IN (
 SELECT id FROM billkey_issuances
 WHERE status IN (?, ?) AND key_removed = `+s.boolLit(true)+` AND (updated_at IS NULL OR updated_at < ?)
-ORDER BY updated_at NULLS FIRST, id LIMIT ?)`), args...)
-	if err != nil {
-		return 0, mapErr("purge issuances", err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), mapErr("purge issuances", err)
+ORDER BY updated_at NULLS FIRST, id LIMIT ?)`, args...)
+	return int(n), err
 }

@@ -88,7 +88,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	applied := 0
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = txOn(ctx, s.db, func(ctx context.Context, tx querier) error {
 		if s.dialect == Postgres {
 			// current_schema() is NULL when no schema on the search_path exists; the
 			// CREATE TABLE below then fails with a clear error, so only the lock needs a value.
@@ -165,7 +165,7 @@ func (s *Store) migrationsDDL() string {
 )`
 }
 
-func appliedVersions(ctx context.Context, tx *sql.Tx) (map[int]bool, error) {
+func appliedVersions(ctx context.Context, tx querier) (map[int]bool, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT version FROM "+migrationsTable)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", migrationsTable, err)

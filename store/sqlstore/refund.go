@@ -107,11 +107,15 @@ func (s *Store) UpdateRefund(ctx context.Context, id string, from []store.Refund
 	for _, st := range from {
 		args = append(args, string(st))
 	}
-	out, err := scanRefund(s.db.QueryRowContext(ctx, s.q("UPDATE billkey_refunds SET "+a.clause()+
-		" WHERE refund_id = ? AND status IN ("+placeholders(len(from))+") RETURNING "+refundCols), args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = s.missOrConflict(ctx, s.db, "billkey_refunds", "refund_id", id)
-	}
+	var out *store.Refund
+	err := s.write(ctx, func(ctx context.Context, q querier) (err error) {
+		out, err = scanRefund(q.QueryRowContext(ctx, s.q("UPDATE billkey_refunds SET "+a.clause()+
+			" WHERE refund_id = ? AND status IN ("+placeholders(len(from))+") RETURNING "+refundCols), args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			err = s.missOrConflict(ctx, q, "billkey_refunds", "refund_id", id)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, mapErr("update refund", err)
 	}
@@ -142,5 +146,5 @@ ORDER BY claimed_until NULLS FIRST, refund_id LIMIT ?`
 	until, untilArgs := clock(lease.For)
 	query, args := s.updatePicked("billkey_refunds", "claimed_by = ?, claimed_until = "+until,
 		append([]any{lease.Owner}, untilArgs...), pick, pickArgs, refundCols)
-	return queryAll(ctx, s, "claim refunds", scanRefund, query, args...)
+	return writeAll(ctx, s, "claim refunds", scanRefund, query, args...)
 }

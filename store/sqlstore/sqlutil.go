@@ -176,7 +176,7 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// queryOne runs a single-row query on the database and scans it; errors are mapped for op
+// queryOne runs a single-row query (one that only reads) on the database and scans it; errors are mapped for op
 // (no row is ErrNotFound).
 func queryOne[T any](ctx context.Context, s *Store, op string, scan func(rowScanner) (*T, error), query string, args ...any) (*T, error) {
 	v, err := scan(s.db.QueryRowContext(ctx, s.q(query), args...))
@@ -186,26 +186,82 @@ func queryOne[T any](ctx context.Context, s *Store, op string, scan func(rowScan
 	return v, nil
 }
 
-// queryAll runs query on the database and scans every row; no rows is an empty, non-nil
+// queryAll runs query, which only reads, on the database and scans every row; no rows is an empty, non-nil
 // slice. Errors are mapped for op.
 func queryAll[T any](ctx context.Context, s *Store, op string, scan func(rowScanner) (*T, error), query string, args ...any) ([]*T, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	out, err := scanAll(ctx, s.db, s.q(query), scan, args...)
 	if err != nil {
 		return nil, mapErr(op, err)
+	}
+	return out, nil
+}
+
+// scanAll runs query on q and scans every row; no rows is an empty, non-nil slice.
+func scanAll[T any](ctx context.Context, q querier, query string, scan func(rowScanner) (*T, error), args ...any) ([]*T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	out := []*T{}
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, mapErr(op, err)
+			return nil, err
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// writeOne runs a single-row statement that writes (INSERT or UPDATE ... RETURNING) on
+// the store's write path and scans its row; errors are mapped for op (no row is
+// ErrNotFound).
+func writeOne[T any](ctx context.Context, s *Store, op string, scan func(rowScanner) (*T, error), query string, args ...any) (*T, error) {
+	var v *T
+	err := s.write(ctx, func(ctx context.Context, q querier) (err error) {
+		v, err = scan(q.QueryRowContext(ctx, s.q(query), args...))
+		return err
+	})
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return v, nil
+}
+
+// writeAll runs a statement that writes (UPDATE ... RETURNING) on the store's write path
+// and scans every row; no rows is an empty, non-nil slice. Errors are mapped for op.
+func writeAll[T any](ctx context.Context, s *Store, op string, scan func(rowScanner) (*T, error), query string, args ...any) ([]*T, error) {
+	var out []*T
+	err := s.write(ctx, func(ctx context.Context, q querier) (err error) {
+		out, err = scanAll(ctx, q, s.q(query), scan, args...)
+		return err
+	})
+	if err != nil {
 		return nil, mapErr(op, err)
 	}
 	return out, nil
+}
+
+// writeExec runs a statement that writes and returns no rows on the store's write path,
+// answering how many rows it changed. Errors are mapped for op.
+func writeExec(ctx context.Context, s *Store, op string, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
+		res, err := q.ExecContext(ctx, s.q(query), args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, mapErr(op, err)
+	}
+	return n, nil
 }
 
 // sortByTime orders rows by the time key returns, then by the merchant_uid, stably.

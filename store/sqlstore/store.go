@@ -63,6 +63,7 @@ type Store struct {
 	dialect Dialect
 	log     *slog.Logger
 	clock   func() time.Time // nil: the database's clock
+	group   *groupCommit     // SQLite's write path; nil on PostgreSQL
 	// migrations holds the directories sqlite/ and postgres/ of NNNN_name.sql files.
 	migrations fs.FS
 }
@@ -88,6 +89,9 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: embedded migrations: %w", err)
 	}
 	s.migrations = sub
+	if dialect == SQLite {
+		s.group = &groupCommit{db: db}
+	}
 	for _, o := range opts {
 		if o != nil {
 			o(s)
@@ -102,9 +106,29 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // q rebinds a query written with '?' placeholders for the store's dialect.
 func (s *Store) q(query string) string { return s.dialect.rebind(query) }
 
-// inTx runs fn in a transaction, committing when fn returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+// write runs fn, whose statements write but need not be atomic together, on the
+// store's write path: on PostgreSQL straight on the pool, each statement its own
+// transaction; on SQLite in the next group commit (groupcommit.go), returning once that is
+// on disk. fn must use ctx and q only: on SQLite the pool's one connection is q's.
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	if s.group != nil {
+		return s.group.do(ctx, fn)
+	}
+	return fn(ctx, s.db)
+}
+
+// inTx runs fn atomically on the store's write path: on PostgreSQL in a transaction of
+// its own, on SQLite in a savepoint of the next group commit. fn must use ctx and q only.
+func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	if s.group != nil {
+		return s.group.do(ctx, fn)
+	}
+	return txOn(ctx, s.db, fn)
+}
+
+// txOn runs fn in a transaction of its own on db, committing when fn returns nil.
+func txOn(ctx context.Context, db *sql.DB, fn func(ctx context.Context, q querier) error) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -113,7 +137,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error)
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(tx); err != nil {
+	if err = fn(ctx, tx); err != nil {
 		return err
 	}
 	return tx.Commit()

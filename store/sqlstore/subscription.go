@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -103,11 +102,15 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription,
 		set += ", claimed_by = '', claimed_until = NULL"
 	}
 	args := append(s.dialect.subscriptionArgs(sub), sub.ID, sub.Version)
-	out, err := scanSubscription(s.db.QueryRowContext(ctx, s.q("UPDATE billkey_subscriptions SET "+set+
-		" WHERE subscription_id = ? AND version = ? RETURNING "+subscriptionCols), args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = s.missOrConflict(ctx, s.db, "billkey_subscriptions", "subscription_id", sub.ID)
-	}
+	var out *store.Subscription
+	err := s.write(ctx, func(ctx context.Context, q querier) (err error) {
+		out, err = scanSubscription(q.QueryRowContext(ctx, s.q("UPDATE billkey_subscriptions SET "+set+
+			" WHERE subscription_id = ? AND version = ? RETURNING "+subscriptionCols), args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			err = s.missOrConflict(ctx, q, "billkey_subscriptions", "subscription_id", sub.ID)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, mapErr("update subscription", err)
 	}
@@ -130,7 +133,7 @@ func (s *Store) ClaimSubscriptions(ctx context.Context, req store.SubscriptionCl
 		return []*store.Subscription{}, nil
 	}
 	query, args := s.claimSubscriptionsQuery(req)
-	got, err := queryAll(ctx, s, "claim subscriptions", scanSubscription, query, args...)
+	got, err := writeAll(ctx, s, "claim subscriptions", scanSubscription, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -159,24 +162,39 @@ ORDER BY next_action_at, subscription_id LIMIT ?`
 // the key's row, if any, is the answer then too, and ErrDuplicate otherwise.
 func insertOrExisting[T any](ctx context.Context, s *Store, op string, scan func(rowScanner) (*T, error),
 	insert string, insertArgs []any, existing string, existingArgs ...any) (*T, bool, error) {
-	stored, err := scan(s.db.QueryRowContext(ctx, s.q(insert), insertArgs...))
+	var row *T
+	var created bool
+	err := s.write(ctx, func(ctx context.Context, q querier) (err error) {
+		row, created, err = insertOn(ctx, q, s, scan, insert, insertArgs, existing, existingArgs)
+		return err
+	})
+	if err != nil {
+		return nil, false, mapErr(op, err)
+	}
+	return row, created, nil
+}
+
+// insertOn is insertOrExisting's two statements on q.
+func insertOn[T any](ctx context.Context, q querier, s *Store, scan func(rowScanner) (*T, error),
+	insert string, insertArgs []any, existing string, existingArgs []any) (*T, bool, error) {
+	stored, err := scan(q.QueryRowContext(ctx, s.q(insert), insertArgs...))
 	if err == nil {
 		return stored, true, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) && !isUniqueViolation(err) {
-		return nil, false, mapErr(op, err)
+		return nil, false, err
 	}
-	found, gerr := scan(s.db.QueryRowContext(ctx, s.q(existing), existingArgs...))
+	found, gerr := scan(q.QueryRowContext(ctx, s.q(existing), existingArgs...))
 	switch {
 	case gerr == nil:
 		return found, false, nil
 	case errors.Is(gerr, sql.ErrNoRows) && isUniqueViolation(err):
-		return nil, false, mapErr(op, store.ErrDuplicate)
+		return nil, false, store.ErrDuplicate
 	case errors.Is(gerr, sql.ErrNoRows):
 		// ON CONFLICT saw the key taken, yet its row is gone: rows are never deleted,
 		// so this is a bug, not a state to retry.
-		return nil, false, fmt.Errorf("sqlstore: %s: the idempotency key's row vanished", op)
+		return nil, false, errors.New("the idempotency key's row vanished")
 	default:
-		return nil, false, mapErr(op, gerr)
+		return nil, false, gerr
 	}
 }

@@ -3,9 +3,10 @@
 //
 // The database is opened in WAL mode with synchronous FULL (a commit is on disk when it
 // returns), a 5 s busy timeout, foreign keys on, and BEGIN IMMEDIATE for every
-// transaction; the pool holds a single connection, so this process has a single writer
-// and transactions never fail on a lock upgrade. SQLite is for one process: several
-// instances of a service share a PostgreSQL database instead.
+// transaction, so transactions never fail on a lock upgrade. A file's pool holds
+// FileConns connections, on which reads run side by side; package sqlstore writes through
+// one transaction at a time, shared by the writes that queue for it. SQLite is for one
+// process: several instances of a service share a PostgreSQL database instead.
 //
 //	db, err := sqlitedb.Open("/var/lib/shop/billing.db")
 //	if err != nil { ... }

@@ -19,11 +19,20 @@ const Memory = ":memory:"
 // loss.
 const Pragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
+// FileConns is how many connections Open keeps to a database file. In WAL mode readers
+// run beside the one writer, so lookups need not queue behind a commit; package sqlstore
+// sends all of a Store's writes through one transaction at a time.
+const FileConns = 4
+
 // Open opens (creating if needed) the SQLite database at path and checks it can be used.
 // path is a file name, or Memory (":memory:") for a database that lives as long as the
-// returned *sql.DB and is private to it. The pool is limited to one connection that is
-// never closed while the *sql.DB is open, which is also what keeps an in-memory database
-// alive; concurrent callers queue for it. The connection keeps the statements it
+// returned *sql.DB and is private to it.
+//
+// A file gets a pool of FileConns connections, never closed while the *sql.DB is open:
+// reads run on them side by side, and writes take SQLite's write lock one at a time (a
+// sqlstore.Store queues its own writes; a writer from elsewhere waits up to the busy
+// timeout). An in-memory database gets a single connection, which is also what keeps it
+// alive; concurrent callers queue for it. Each connection keeps the statements it
 // prepared, so a statement sent again is not parsed again. The caller closes the *sql.DB.
 func Open(path string) (*sql.DB, error) {
 	if path == "" {
@@ -36,9 +45,13 @@ func Open(path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlitedb: open: %w", err)
 	}
+	conns := FileConns
+	if path == Memory {
+		conns = 1
+	}
 	db := sql.OpenDB(cachingConnector{connector})
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	if err := db.PingContext(context.Background()); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,11 +28,43 @@ func TestOpenFileSettings(t *testing.T) {
 	assert.Equal(t, 5000, busy)
 	assert.Equal(t, 1, fk)
 	assert.Equal(t, 2, syncMode, "synchronous FULL: a commit is on disk when it returns")
-	assert.Equal(t, 1, db.Stats().MaxOpenConnections, "single writer")
+	assert.Equal(t, sqlitedb.FileConns, db.Stats().MaxOpenConnections)
 
 	var version string
 	require.NoError(t, db.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version))
 	t.Logf("SQLite %s", version)
+}
+
+// A read runs while a write transaction is open on another connection of the same pool,
+// and sees what was committed before it, not the open transaction's rows.
+func TestOpenReadsBesideAWrite(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "r.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "CREATE TABLE t (v INTEGER)")
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "INSERT INTO t (v) VALUES (1)")
+	require.NoError(t, err)
+
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	_, err = tx.ExecContext(ctx, "INSERT INTO t (v) VALUES (2)")
+	require.NoError(t, err)
+
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var n int
+	require.NoError(t, db.QueryRowContext(rctx, "SELECT count(*) FROM t").Scan(&n), "the read did not wait for the writer")
+	assert.Equal(t, 1, n)
+}
+
+func TestOpenMemoryHasOneConnection(t *testing.T) {
+	db, err := sqlitedb.Open(sqlitedb.Memory)
+	require.NoError(t, err)
+	defer db.Close()
+	assert.Equal(t, 1, db.Stats().MaxOpenConnections, "a private in-memory database lives on its one connection")
 }
 
 // Transactions begin IMMEDIATE: a second handle cannot even begin one while the first
@@ -47,7 +80,8 @@ func TestOpenImmediateTransactions(t *testing.T) {
 	defer b.Close()
 	_, err = a.ExecContext(ctx, "CREATE TABLE t (x INTEGER)")
 	require.NoError(t, err)
-	_, err = b.ExecContext(ctx, "PRAGMA busy_timeout = 0") // b's only connection: fail fast
+	b.SetMaxOpenConns(1) // so that the pragma below is that of b's transactions
+	_, err = b.ExecContext(ctx, "PRAGMA busy_timeout = 0") // fail fast
 	require.NoError(t, err)
 
 	txA, err := a.BeginTx(ctx, nil)
