@@ -80,7 +80,7 @@ func TestOpenImmediateTransactions(t *testing.T) {
 	defer b.Close()
 	_, err = a.ExecContext(ctx, "CREATE TABLE t (x INTEGER)")
 	require.NoError(t, err)
-	b.SetMaxOpenConns(1) // so that the pragma below is that of b's transactions
+	b.SetMaxOpenConns(1)                                   // so that the pragma below is that of b's transactions
 	_, err = b.ExecContext(ctx, "PRAGMA busy_timeout = 0") // fail fast
 	require.NoError(t, err)
 
