@@ -67,27 +67,10 @@ func (s *Service) chargeTraced(ctx context.Context, req ChargeRequest) (*ChargeV
 	}
 	// The idempotency key first: a repeated request answers with the stored charge (which
 	// may be paid) even after the user removed or replaced the card, so that a renewal job
-	// asking again never reads billing_key_missing for a charge that took money. Two
-	// first requests racing both miss here and meet in CreateCharge.
-	stored, err := s.store.GetChargeByIdempotencyKey(ctx, req.UserID, req.IdempotencyKey)
-	if err == nil && stored == nil {
-		err = errors.New("store returned no charge")
-	}
-	switch {
-	case err == nil:
-		return s.resume(ctx, c, stored)
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, s.storeErr(ctx, "get charge by idempotency key", err)
-	}
-	k, err := s.store.GetBillingKey(ctx, req.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errKeyMissing()
-	}
-	if err != nil {
-		return nil, s.storeErr(ctx, "get billing key", err)
-	}
-	c.CustomerUID = k.CustomerUID
-	return s.createAndRun(ctx, c, true)
+	// asking again never reads billing_key_missing for a charge that took money. The store
+	// reads the key, the billing key and writes the row in one step (CreateKeyedCharge), so
+	// first requests racing meet there too.
+	return s.createAndRun(ctx, c, true, true)
 }
 
 // chargeRow checks a charge request and returns the charge it asks for (without
@@ -129,8 +112,13 @@ func (s *Service) chargeRow(req ChargeRequest) (*store.Charge, *Error) {
 
 // createAndRun commits c as pending, holding the creator's lease on it (or finds the
 // charge stored under its idempotency key) and, while it is pending, runs it. generate
-// asks for a fresh merchant_uid.
-func (s *Service) createAndRun(ctx context.Context, c *store.Charge, generate bool) (*ChargeView, error) {
+// asks for a fresh merchant_uid; keyed charges the user's billing key as stored
+// (codes.BillingKeyMissing when there is none) instead of c.CustomerUID.
+func (s *Service) createAndRun(ctx context.Context, c *store.Charge, generate, keyed bool) (*ChargeView, error) {
+	create := s.store.CreateCharge
+	if keyed {
+		create = s.store.CreateKeyedCharge
+	}
 	now := s.now()
 	// The row is created as the first attempt, charging and holding its lease, so a charge
 	// costs two commits: this one before `again`, and the one that records the answer.
@@ -146,12 +134,15 @@ func (s *Service) createAndRun(ctx context.Context, c *store.Charge, generate bo
 		}
 		var err error
 		began = time.Now()
-		stored, created, err = s.store.CreateCharge(ctx, c, s.attemptLease())
+		stored, created, err = create(ctx, c, s.attemptLease())
 		if err == nil && stored == nil {
 			err = errors.New("store returned no charge")
 		}
 		if err == nil {
 			break
+		}
+		if keyed && errors.Is(err, store.ErrNotFound) {
+			return nil, errKeyMissing()
 		}
 		if errors.Is(err, store.ErrDuplicate) && generate && attempt < 3 {
 			continue

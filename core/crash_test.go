@@ -57,6 +57,17 @@ func (s *crashStore) CreateCharge(ctx context.Context, c *store.Charge, hold sto
 	return stored, created, err
 }
 
+func (s *crashStore) CreateKeyedCharge(ctx context.Context, c *store.Charge, hold store.Lease) (*store.Charge, bool, error) {
+	if s.crash("CreateCharge") {
+		return nil, false, errCrash
+	}
+	stored, created, err := s.Store.CreateKeyedCharge(ctx, c, hold)
+	if err == nil && s.crash("CreateCharge:committed") {
+		return nil, false, errCrash // committed, but the process died before it knew
+	}
+	return stored, created, err
+}
+
 func (s *crashStore) UpdateCharge(ctx context.Context, mu string, from []core.ChargeStatus, u store.ChargeUpdate) (*store.Charge, error) {
 	if s.crash("UpdateCharge:" + string(u.Status)) {
 		return nil, errCrash

@@ -347,7 +347,7 @@ func (s *Service) chargeRenewal(ctx context.Context, sub *store.Subscription, no
 		Period:         chargingPeriod(sub),
 	}
 	rep.Charged++
-	view, cerr := s.createAndRun(ctx, c, true)
+	view, cerr := s.createAndRun(ctx, c, true, false)
 	if view == nil {
 		return nil, nil, true, cerr // nothing was created: the next sweep tries again
 	}

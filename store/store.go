@@ -252,6 +252,12 @@ type Store interface {
 	// created=false (and c is not stored). ErrDuplicate if c.MerchantUID exists under
 	// another idempotency key.
 	CreateCharge(ctx context.Context, c *Charge, hold Lease) (stored *Charge, created bool, err error)
+	// CreateKeyedCharge is CreateCharge for a charge on the user's billing key: c is stored
+	// with the CustomerUID of c.UserID's key as it is when the row is written (c.CustomerUID
+	// is ignored). The user's charge with c.IdempotencyKey, if any, is returned first
+	// (created=false), whether or not the user still has a key; otherwise ErrNotFound if
+	// the user has no key.
+	CreateKeyedCharge(ctx context.Context, c *Charge, hold Lease) (stored *Charge, created bool, err error)
 	// GetCharge finds a charge by merchant_uid. ErrNotFound if none.
 	GetCharge(ctx context.Context, merchantUID string) (*Charge, error)
 	// GetChargeByIdempotencyKey finds the user's charge created with idempotency key key.

@@ -489,10 +489,14 @@ func TestChargeFailureCodes(t *testing.T) {
 	assert.Contains(t, p.Detail, "same Idempotency-Key")
 }
 
-// rtFailOnCreate fails every CreateCharge.
+// rtFailOnCreate fails every CreateCharge and CreateKeyedCharge.
 type rtFailOnCreate struct{ store.Store }
 
 func (s *rtFailOnCreate) CreateCharge(context.Context, *store.Charge, store.Lease) (*store.Charge, bool, error) {
+	return nil, false, errors.New("connection reset")
+}
+
+func (s *rtFailOnCreate) CreateKeyedCharge(context.Context, *store.Charge, store.Lease) (*store.Charge, bool, error) {
 	return nil, false, errors.New("connection reset")
 }
 

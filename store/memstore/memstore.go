@@ -483,9 +483,39 @@ func (s *Store) CreateCharge(ctx context.Context, c *store.Charge, hold store.Le
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.createChargeLocked(c, hold, false)
+}
+
+// CreateKeyedCharge is CreateCharge with the customer_uid of the user's billing key,
+// read under the same lock.
+func (s *Store) CreateKeyedCharge(ctx context.Context, c *store.Charge, hold store.Lease) (*store.Charge, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	if c == nil {
+		return nil, false, errNilRecord
+	}
+	if !validChargeStatus(c.Status) {
+		return nil, false, errChargeStatus
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.createChargeLocked(c, hold, true)
+}
+
+// createChargeLocked is CreateCharge (keyed: CreateKeyedCharge) under s.mu.
+func (s *Store) createChargeLocked(c *store.Charge, hold store.Lease, keyed bool) (*store.Charge, bool, error) {
 	ik := idemKey{c.UserID, c.IdempotencyKey}
 	if mu, ok := s.chargeByIdem[ik]; ok {
 		return clone(s.charges[mu]), false, nil
+	}
+	var key *store.BillingKey
+	if keyed {
+		k, ok := s.keys[c.UserID]
+		if !ok {
+			return nil, false, fmt.Errorf("memstore: billing key: %w", store.ErrNotFound)
+		}
+		key = k
 	}
 	if _, ok := s.charges[c.MerchantUID]; ok {
 		return nil, false, fmt.Errorf("memstore: charge merchant_uid: %w", store.ErrDuplicate)
@@ -495,6 +525,9 @@ func (s *Store) CreateCharge(ctx context.Context, c *store.Charge, hold store.Le
 		return nil, false, fmt.Errorf("memstore: charge imp_uid: %w", store.ErrDuplicate)
 	}
 	ch := cloneCharge(c)
+	if key != nil {
+		ch.CustomerUID = key.CustomerUID
+	}
 	ch.Notes = store.AppendNote(nil, ch.Notes...)
 	for i := range ch.Notes {
 		ch.Notes[i].At = utc(ch.Notes[i].At) // returned in UTC, as every time the store keeps

@@ -39,11 +39,36 @@ func scanCharge(r rowScanner) (*store.Charge, error) {
 // the existing row is then read back, so any number of concurrent callers agree on one row.
 // The lease is measured on the database's clock.
 func (s *Store) CreateCharge(ctx context.Context, c *store.Charge, hold store.Lease) (*store.Charge, bool, error) {
+	insert, args, err := s.chargeInsert("create charge", c, hold, false)
+	if err != nil {
+		return nil, false, err
+	}
+	return insertOrExisting(ctx, s, "create charge", scanCharge, insert, args, errRowVanished,
+		selectChargeByIdem, c.UserID, c.IdempotencyKey)
+}
+
+// CreateKeyedCharge implements store.Store like CreateCharge, with one INSERT ... SELECT
+// that takes the customer_uid from the user's row in billkey_billing_keys: no row, no
+// insert. A charge is then created, found or refused for a missing key in two statements,
+// one when it is created.
+func (s *Store) CreateKeyedCharge(ctx context.Context, c *store.Charge, hold store.Lease) (*store.Charge, bool, error) {
+	insert, args, err := s.chargeInsert("create keyed charge", c, hold, true)
+	if err != nil {
+		return nil, false, err
+	}
+	return insertOrExisting(ctx, s, "create keyed charge", scanCharge, insert, args, store.ErrNotFound,
+		selectChargeByIdem, c.UserID, c.IdempotencyKey)
+}
+
+// chargeInsert is the INSERT ... ON CONFLICT (user_id, idempotency_key) DO NOTHING
+// RETURNING of c, with its arguments; keyed, its customer_uid is read from the user's
+// billing key in the same statement.
+func (s *Store) chargeInsert(op string, c *store.Charge, hold store.Lease, keyed bool) (string, []any, error) {
 	if c == nil {
-		return nil, false, errors.New("sqlstore: create charge: nil charge")
+		return "", nil, fmt.Errorf("sqlstore: %s: nil charge", op)
 	}
 	if c.MerchantUID == "" {
-		return nil, false, errors.New("sqlstore: create charge: merchant_uid is required")
+		return "", nil, fmt.Errorf("sqlstore: %s: merchant_uid is required", op)
 	}
 	d := s.dialect
 	until, untilArgs := "NULL", []any(nil)
@@ -54,17 +79,28 @@ func (s *Store) CreateCharge(ctx context.Context, c *store.Charge, hold store.Le
 	}
 	notes, err := notesArg(c.Notes)
 	if err != nil {
-		return nil, false, fmt.Errorf("sqlstore: create charge: %w", err)
+		return "", nil, fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
-	args := []any{c.MerchantUID, c.UserID, c.IdempotencyKey, c.CustomerUID, c.PlanID, c.Name, c.Amount,
-		string(c.Status), nullString(c.ImpUID), c.FailReason, c.FailCode, c.SubscriptionID, c.Period, c.Attempts,
-		d.timeArg(c.CreatedAt), d.timeArg(c.UpdatedAt), d.timeArg(c.PaidAt), c.Refunded, c.ReceiptURL, notes, owner}
-	insert := `INSERT INTO billkey_charges (` + chargeCols + `)
-VALUES (` + placeholders(len(args)) + `, ` + until + `)
+	customer, customerArg := "?", []any{c.CustomerUID}
+	if keyed {
+		customer, customerArg = "k.customer_uid", nil
+	}
+	args := append(append([]any{c.MerchantUID, c.UserID, c.IdempotencyKey}, customerArg...),
+		c.PlanID, c.Name, c.Amount, string(c.Status), nullString(c.ImpUID), c.FailReason, c.FailCode,
+		c.SubscriptionID, c.Period, c.Attempts, d.timeArg(c.CreatedAt), d.timeArg(c.UpdatedAt), d.timeArg(c.PaidAt),
+		c.Refunded, c.ReceiptURL, notes, owner)
+	values := "?, ?, ?, " + customer + ", " + placeholders(len(args)-3-len(customerArg)) + ", " + until
+	args = append(args, untilArgs...)
+	rows := "VALUES (" + values + ")"
+	if keyed {
+		// SQLite needs the WHERE to read ON CONFLICT as the upsert clause.
+		rows = "SELECT " + values + " FROM billkey_billing_keys k WHERE k.user_id = ?"
+		args = append(args, c.UserID)
+	}
+	return `INSERT INTO billkey_charges (` + chargeCols + `)
+` + rows + `
 ON CONFLICT (user_id, idempotency_key) DO NOTHING
-RETURNING ` + chargeCols
-	return insertOrExisting(ctx, s, "create charge", scanCharge,
-		insert, append(args, untilArgs...), selectChargeByIdem, c.UserID, c.IdempotencyKey)
+RETURNING ` + chargeCols, args, nil
 }
 
 // GetCharge implements store.Store.

@@ -61,7 +61,7 @@ func (s *Store) CreateRefund(ctx context.Context, r *store.Refund, hold store.Le
 VALUES (` + placeholders(len(args)) + `, ` + until + `)
 ON CONFLICT (merchant_uid, idempotency_key) DO NOTHING
 RETURNING ` + refundCols
-	return insertOrExisting(ctx, s, "create refund", scanRefund, insert, append(args, untilArgs...),
+	return insertOrExisting(ctx, s, "create refund", scanRefund, insert, append(args, untilArgs...), errRowVanished,
 		selectRefund+"merchant_uid = ? AND idempotency_key = ?", r.MerchantUID, r.IdempotencyKey)
 }
 

@@ -73,7 +73,7 @@ VALUES (` + placeholders(len(args)) + `, 1)
 ON CONFLICT (user_id, idempotency_key) DO NOTHING
 RETURNING ` + subscriptionCols
 	return insertOrExisting(ctx, s, "create subscription", scanSubscription,
-		insert, args, selectSubscription+"user_id = ? AND idempotency_key = ?", sub.UserID, sub.IdempotencyKey)
+		insert, args, errRowVanished, selectSubscription+"user_id = ? AND idempotency_key = ?", sub.UserID, sub.IdempotencyKey)
 }
 
 // GetSubscription implements store.Store.
@@ -159,13 +159,14 @@ ORDER BY next_action_at, subscription_id LIMIT ?`
 // stored nothing, the row the idempotency key already names (read with existing) is the
 // answer, with created=false. A unique violation of another constraint (an id, an
 // imp_uid, a slot) may come from a concurrent insert of the same key that was in flight:
-// the key's row, if any, is the answer then too, and ErrDuplicate otherwise.
+// the key's row, if any, is the answer then too, and ErrDuplicate otherwise. When insert
+// stored nothing and the key names no row, the error is none.
 func insertOrExisting[T any](ctx context.Context, s *Store, op string, scan func(rowScanner) (*T, error),
-	insert string, insertArgs []any, existing string, existingArgs ...any) (*T, bool, error) {
+	insert string, insertArgs []any, none error, existing string, existingArgs ...any) (*T, bool, error) {
 	var row *T
 	var created bool
 	err := s.write(ctx, func(ctx context.Context, q querier) (err error) {
-		row, created, err = insertOn(ctx, q, s, scan, insert, insertArgs, existing, existingArgs)
+		row, created, err = insertOn(ctx, q, s, scan, insert, insertArgs, none, existing, existingArgs)
 		return err
 	})
 	if err != nil {
@@ -174,9 +175,14 @@ func insertOrExisting[T any](ctx context.Context, s *Store, op string, scan func
 	return row, created, nil
 }
 
+// errRowVanished is insertOrExisting's none for an INSERT that always stores a row unless
+// the idempotency key is taken: ON CONFLICT saw the key taken, yet its row is gone. Rows
+// are never deleted, so this is a bug, not a state to retry.
+var errRowVanished = errors.New("the idempotency key's row vanished")
+
 // insertOn is insertOrExisting's two statements on q.
 func insertOn[T any](ctx context.Context, q querier, s *Store, scan func(rowScanner) (*T, error),
-	insert string, insertArgs []any, existing string, existingArgs []any) (*T, bool, error) {
+	insert string, insertArgs []any, none error, existing string, existingArgs []any) (*T, bool, error) {
 	stored, err := scan(q.QueryRowContext(ctx, s.q(insert), insertArgs...))
 	if err == nil {
 		return stored, true, nil
@@ -191,9 +197,7 @@ func insertOn[T any](ctx context.Context, q querier, s *Store, scan func(rowScan
 	case errors.Is(gerr, sql.ErrNoRows) && isUniqueViolation(err):
 		return nil, false, store.ErrDuplicate
 	case errors.Is(gerr, sql.ErrNoRows):
-		// ON CONFLICT saw the key taken, yet its row is gone: rows are never deleted,
-		// so this is a bug, not a state to retry.
-		return nil, false, errors.New("the idempotency key's row vanished")
+		return nil, false, none
 	default:
 		return nil, false, gerr
 	}

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) store
 	t.Run("Orphan", func(t *testing.T) { testOrphans(t, open) })
 	t.Run("BillingKey", func(t *testing.T) { testBillingKeys(t, open) })
 	t.Run("Charge", func(t *testing.T) { testCharges(t, open) })
+	t.Run("KeyedCharge", func(t *testing.T) { testKeyedCharges(t, open) })
 	t.Run("Claim", func(t *testing.T) { testClaims(t, open) })
 	t.Run("Subscription", func(t *testing.T) { testSubscriptions(t, open) })
 	t.Run("SubscriptionClaim", func(t *testing.T) { testSubscriptionClaims(t, open) })
