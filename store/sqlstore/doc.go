@@ -6,7 +6,7 @@
 //
 // # SQLite: one process
 //
-//	db, err := sqlitedb.Open("billing.db") // WAL, busy_timeout, BEGIN IMMEDIATE, one connection
+//	db, err := sqlitedb.Open("billing.db") // WAL, synchronous FULL, busy_timeout, BEGIN IMMEDIATE
 //	if err != nil { ... }
 //	defer db.Close()
 //	st, err := sqlstore.New(db, sqlstore.SQLite)
@@ -14,11 +14,14 @@
 //	if err := st.Migrate(ctx); err != nil { ... }
 //	svc, err := core.New(core.Config{Store: st, ...})
 //
-// SQLite serves one process: all its writes go through one connection, and the claim
-// query relies on SQLite running each statement as one write transaction. An own *sql.DB
-// works too if it runs SQLite 3.35 or later (RETURNING) and uses immediate transactions
-// and a busy timeout. ":memory:" (sqlitedb.Memory) gives a private database that lives
-// as long as the *sql.DB, for tests and demos.
+// SQLite serves one process, and one Store per *sql.DB: a Store sends all its writes
+// through a group commit. The writes that queue while a transaction runs share the next
+// transaction, each in a savepoint of its own (a failed write is undone alone), so a
+// busy store pays one fsync for many writes; every write returns only once its
+// transaction is on disk. Reads run beside it on the pool's other connections. An own
+// *sql.DB works too if it runs SQLite 3.35 or later (RETURNING) and uses immediate
+// transactions and a busy timeout. ":memory:" (sqlitedb.Memory) gives a private database
+// that lives as long as the *sql.DB, for tests and demos.
 //
 // # PostgreSQL: several instances
 //

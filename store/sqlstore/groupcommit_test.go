@@ -104,6 +104,11 @@ func TestGroupCommitSharesOneTransaction(t *testing.T) {
 		}()
 	}
 	waitQueued(t, s, n)
+	select {
+	case err := <-first:
+		t.Fatalf("a write returned (%v) before its transaction was committed", err)
+	default:
+	}
 	close(release)
 	require.NoError(t, <-first)
 	wg.Wait()
