@@ -98,8 +98,8 @@ func (g *groupCommit) run() {
 
 // commit runs the writes of group in one transaction and answers each. A write whose
 // function fails is rolled back to its savepoint alone. When the transaction itself breaks
-// (a savepoint cannot be set, rolled back to or released), it is rolled back, the writes
-// that ran in it fail, and the writes not yet started are returned to be queued again.
+// (a savepoint cannot be set, rolled back to or released, or a write panics), it is rolled
+// back, the write that broke it fails, and the others are returned to be queued again.
 func (g *groupCommit) commit(group []*queuedWrite) (rest []*queuedWrite) {
 	ctx := context.Background()
 	g.groups.Add(1)
@@ -121,12 +121,14 @@ func (g *groupCommit) commit(group []*queuedWrite) (rest []*queuedWrite) {
 		err := runSavepoint(ctx, tx, w.fn)
 		var broken *brokenTx
 		if errors.As(err, &broken) {
+			// The writes that ran before it were undone with the transaction: they run
+			// again in the next group, with the writes not yet started.
 			_ = tx.Rollback()
-			for _, r := range ran {
-				r.done <- fmt.Errorf("group commit rolled back: %w", broken.err)
-			}
 			w.done <- broken.err
-			return group[i+1:]
+			for _, r := range ran {
+				r.state.Store(writeQueued)
+			}
+			return append(ran, group[i+1:]...)
 		}
 		ran = append(ran, w)
 		errs = append(errs, err)
