@@ -329,28 +329,26 @@ func (s *Service) chargeRenewal(ctx context.Context, sub *store.Subscription, no
 	if !ok {
 		return s.end(sub, now, "the plan "+nextPlanID(sub)+" is no longer offered", rep)
 	}
-	k, err := s.store.GetBillingKey(ctx, sub.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return s.renewalFailed(sub, now, codes.BillingKeyMissing, "no billing key registered", rep)
-	}
-	if err != nil {
-		return nil, nil, true, err
-	}
+	// The charge takes the user's billing key as it is stored, after its idempotency key:
+	// a period charged before the key went away (its write on sub lost) is found again,
+	// not failed for a missing key.
 	c := &store.Charge{
 		UserID:         sub.UserID,
 		IdempotencyKey: renewalKey(sub.ID, chargingPeriod(sub), sub.Retries),
-		CustomerUID:    k.CustomerUID,
 		PlanID:         plan.ID,
 		Name:           plan.Name,
 		Amount:         plan.Amount,
 		SubscriptionID: sub.ID,
 		Period:         chargingPeriod(sub),
 	}
-	rep.Charged++
-	view, cerr := s.createAndRun(ctx, c, true, false)
+	view, cerr := s.createAndRun(ctx, c, true, true)
 	if view == nil {
+		if e := (*Error)(nil); errors.As(cerr, &e) && e.Code == codes.BillingKeyMissing {
+			return s.renewalFailed(sub, now, codes.BillingKeyMissing, "no billing key registered", rep)
+		}
 		return nil, nil, true, cerr // nothing was created: the next sweep tries again
 	}
+	rep.Charged++
 	switch view.Status {
 	case store.ChargePaid, store.ChargeFailed, store.ChargeCancelled:
 		// Settled at once: its outcome goes on the subscription in the same write. Were

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/billkey/billkey/core"
 	"github.com/billkey/billkey/event"
 	"github.com/billkey/billkey/iamport/iamporttest"
+	"github.com/billkey/billkey/store"
 )
 
 // subPlans is the catalogue of the subscription tests: two tiers of one group, a plan
@@ -663,4 +665,69 @@ func TestRenewConcurrentInstances(t *testing.T) {
 		require.Len(t, list, 1)
 		assert.Len(t, list[0].Charges, 4)
 	}
+}
+
+// loseSubscriptionWrites fails the subscription writes once armed, as a process dying
+// between a renewal's charge and the write that records it on the subscription.
+type loseSubscriptionWrites struct {
+	store.Store
+	mu    sync.Mutex
+	armed bool
+	lost  int
+}
+
+func (s *loseSubscriptionWrites) arm(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed = on
+}
+
+func (s *loseSubscriptionWrites) UpdateSubscription(ctx context.Context, sub *store.Subscription, release bool) (*store.Subscription, error) {
+	s.mu.Lock()
+	armed := s.armed
+	if armed {
+		s.lost++
+	}
+	s.mu.Unlock()
+	if armed {
+		return nil, errors.New("connection reset")
+	}
+	return s.Store.UpdateSubscription(ctx, sub, release)
+}
+
+// A renewal whose charge was paid but whose write on the subscription was lost is found
+// under its idempotency key by a later sweep, even once the user's billing key is gone
+// (iamport reported it deleted to another charge): the period is recorded as paid, not
+// failed for a missing key.
+func TestSubscriptionRenewalPaidBeforeTheKeyWentAway(t *testing.T) {
+	lose := &loseSubscriptionWrites{}
+	h := newSH(t, shFake(iamporttest.WithClock(t0)), shConfig(func(c *core.Config) {
+		c.Plans = subPlans
+		lose.Store = c.Store
+		c.Store = lose
+	}))
+	h.clock.Set(t0)
+	h.issueKey("u1", iamporttest.CardOK)
+	v := h.mustSubscribe("u1", "basic-monthly")
+	end := *v.CurrentPeriodEnd
+	h.runUntil(end.Add(-time.Minute), 6*time.Hour)
+
+	lose.arm(true)
+	h.clock.Advance(2 * time.Minute)
+	h.fake.Advance(2 * time.Minute)
+	_, _ = h.svc.Renew(context.Background()) // charged; the subscription write is lost
+	lose.arm(false)
+	require.Positive(t, lose.lost)
+	require.Equal(t, 2, h.agains())
+	require.NoError(t, h.store.DeleteBillingKey(context.Background(), "u1", h.customerUID("u1")))
+
+	for range 12 {
+		h.advance(10 * time.Minute)
+	}
+	v = h.sub("u1", v.ID)
+	assert.Equal(t, core.SubscriptionActive, v.Status)
+	assert.True(t, v.CurrentPeriodStart.Equal(end), "the paid period is recorded")
+	require.NotEmpty(t, v.Charges)
+	assert.Equal(t, core.ChargePaid, v.Charges[0].Status)
+	assert.Equal(t, 2, h.agains(), "charged once")
 }
