@@ -486,6 +486,9 @@ func withParams(dsn string, params map[string]string) (string, error) {
 }
 
 // settle polls the store until nothing is in flight (bounded) and returns the snapshot.
+// settleProgressEvery is how often settle says what it still waits for.
+const settleProgressEvery = 15 * time.Second
+
 func (r *run) settle(ctx context.Context, db *sql.DB, say func(string, ...any)) (Snapshot, bool) {
 	dialect := sqlstore.SQLite
 	if r.cfg.PostgresDSN != "" {
@@ -497,6 +500,7 @@ func (r *run) settle(ctx context.Context, db *sql.DB, say func(string, ...any)) 
 		return Snapshot{}, false
 	}
 	deadline := time.Now().Add(r.cfg.SettleTimeout)
+	nextSay := time.Now().Add(settleProgressEvery)
 	var snap Snapshot
 	for {
 		snap = r.snapshot(ctx, st)
@@ -507,6 +511,10 @@ func (r *run) settle(ctx context.Context, db *sql.DB, say func(string, ...any)) 
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			say("not settled: %s%s", why, r.deliveriesOf(why))
 			return snap, false
+		}
+		if time.Now().After(nextSay) {
+			say("settling: waiting for %s", why)
+			nextSay = time.Now().Add(settleProgressEvery)
 		}
 		r.pause(ctx, time.Second)
 	}
