@@ -47,21 +47,20 @@ func (s *crashStore) SettleIssuance(ctx context.Context, mu string, to *store.Is
 }
 
 func (s *crashStore) CreateCharge(ctx context.Context, c *store.Charge, hold store.Lease) (*store.Charge, bool, error) {
-	if s.crash("CreateCharge") {
-		return nil, false, errCrash
-	}
-	stored, created, err := s.Store.CreateCharge(ctx, c, hold)
-	if err == nil && s.crash("CreateCharge:committed") {
-		return nil, false, errCrash // committed, but the process died before it knew
-	}
-	return stored, created, err
+	return s.create(ctx, c, hold, s.Store.CreateCharge)
 }
 
 func (s *crashStore) CreateKeyedCharge(ctx context.Context, c *store.Charge, hold store.Lease) (*store.Charge, bool, error) {
+	return s.create(ctx, c, hold, s.Store.CreateKeyedCharge)
+}
+
+// create crashes before or after the store's create, as armed.
+func (s *crashStore) create(ctx context.Context, c *store.Charge, hold store.Lease,
+	create func(context.Context, *store.Charge, store.Lease) (*store.Charge, bool, error)) (*store.Charge, bool, error) {
 	if s.crash("CreateCharge") {
 		return nil, false, errCrash
 	}
-	stored, created, err := s.Store.CreateKeyedCharge(ctx, c, hold)
+	stored, created, err := create(ctx, c, hold)
 	if err == nil && s.crash("CreateCharge:committed") {
 		return nil, false, errCrash // committed, but the process died before it knew
 	}

@@ -472,23 +472,17 @@ func (s *Store) DeleteBillingKey(ctx context.Context, userID, customerUID string
 // created=false, whatever c holds. ErrDuplicate if c.MerchantUID, or a non-empty
 // c.ImpUID, belongs to another charge.
 func (s *Store) CreateCharge(ctx context.Context, c *store.Charge, hold store.Lease) (*store.Charge, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, false, err
-	}
-	if c == nil {
-		return nil, false, errNilRecord
-	}
-	if !validChargeStatus(c.Status) {
-		return nil, false, errChargeStatus
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.createChargeLocked(c, hold, false)
+	return s.createCharge(ctx, c, hold, false)
 }
 
 // CreateKeyedCharge is CreateCharge with the customer_uid of the user's billing key,
 // read under the same lock.
 func (s *Store) CreateKeyedCharge(ctx context.Context, c *store.Charge, hold store.Lease) (*store.Charge, bool, error) {
+	return s.createCharge(ctx, c, hold, true)
+}
+
+// createCharge is CreateCharge, keyed CreateKeyedCharge.
+func (s *Store) createCharge(ctx context.Context, c *store.Charge, hold store.Lease, keyed bool) (*store.Charge, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -500,10 +494,10 @@ func (s *Store) CreateKeyedCharge(ctx context.Context, c *store.Charge, hold sto
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.createChargeLocked(c, hold, true)
+	return s.createChargeLocked(c, hold, keyed)
 }
 
-// createChargeLocked is CreateCharge (keyed: CreateKeyedCharge) under s.mu.
+// createChargeLocked is createCharge under s.mu.
 func (s *Store) createChargeLocked(c *store.Charge, hold store.Lease, keyed bool) (*store.Charge, bool, error) {
 	ik := idemKey{c.UserID, c.IdempotencyKey}
 	if mu, ok := s.chargeByIdem[ik]; ok {
