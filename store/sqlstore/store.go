@@ -109,7 +109,8 @@ func (s *Store) q(query string) string { return s.dialect.rebind(query) }
 // write runs fn, whose statements write but need not be atomic together, on the
 // store's write path: on PostgreSQL straight on the pool, each statement its own
 // transaction; on SQLite in the next group commit (groupcommit.go), returning once that is
-// on disk. fn must use ctx and q only: on SQLite the pool's one connection is q's.
+// on disk. fn must use ctx and q only: on SQLite q is the group's transaction, and the pool
+// may have no other connection to give (an in-memory database has one).
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
 	if s.group != nil {
 		return s.group.do(ctx, fn)
