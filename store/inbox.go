@@ -53,8 +53,9 @@ type InboxPage struct {
 // Inbox keeps received notifications.
 type Inbox interface {
 	// RecordNotification inserts e unless an entry with e.Key exists, in which case that
-	// entry's Count grows by one and its LastAt becomes e.ReceivedAt, and it is returned
-	// with created=false. ErrDuplicate if e.ID exists under another key.
+	// entry's Count grows by one and its LastAt becomes e.ReceivedAt if that is later (a
+	// copy recorded out of order leaves it), and it is returned with created=false.
+	// ErrDuplicate if e.ID exists under another key.
 	RecordNotification(ctx context.Context, e *InboxEntry) (stored *InboxEntry, created bool, err error)
 	// SetNotificationResult records what applying entry id did, at at. ErrNotFound if none.
 	SetNotificationResult(ctx context.Context, id, result, errText string, at time.Time) (*InboxEntry, error)

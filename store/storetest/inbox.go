@@ -35,6 +35,15 @@ func testInbox(t *testing.T, open opener) {
 		_, err = f.s.GetNotification(f.ctx, cp.ID)
 		require.ErrorIs(f.t, err, store.ErrNotFound)
 
+		// A copy that arrived earlier but is recorded last counts and leaves LastAt alone.
+		early := f.notification(f.merchantUID(), f.now.Add(time.Second))
+		early.Key = e.Key
+		got, created, err = f.s.RecordNotification(f.ctx, early)
+		require.NoError(f.t, err)
+		require.False(f.t, created)
+		want.Count = 3
+		requireEntry(f.t, want, got)
+
 		// An id taken under another key is a duplicate.
 		dup := f.notification(f.merchantUID(), f.now)
 		dup.ID = e.ID
