@@ -68,9 +68,9 @@ func (s *Service) chargeTraced(ctx context.Context, req ChargeRequest) (*ChargeV
 	// The idempotency key first: a repeated request answers with the stored charge (which
 	// may be paid) even after the user removed or replaced the card, so that a renewal job
 	// asking again never reads billing_key_missing for a charge that took money. The store
-	// reads the key, the billing key and writes the row in one step (CreateKeyedCharge), so
-	// first requests racing meet there too.
-	return s.createAndRun(ctx, c, true, true)
+	// reads the idempotency key and the billing key and writes the row in one step
+	// (CreateKeyedCharge), so first requests racing meet there too.
+	return s.createAndRun(ctx, c, true)
 }
 
 // chargeRow checks a charge request and returns the charge it asks for (without
@@ -111,12 +111,13 @@ func (s *Service) chargeRow(req ChargeRequest) (*store.Charge, *Error) {
 }
 
 // createAndRun commits c as pending, holding the creator's lease on it (or finds the
-// charge stored under its idempotency key) and, while it is pending, runs it. generate
-// asks for a fresh merchant_uid; keyed charges the user's billing key as stored
-// (codes.BillingKeyMissing when there is none) instead of c.CustomerUID.
-func (s *Service) createAndRun(ctx context.Context, c *store.Charge, generate, keyed bool) (*ChargeView, error) {
+// charge stored under its idempotency key) and, while it is pending, runs it. onKey
+// charges get a fresh merchant_uid and the user's billing key as stored
+// (codes.BillingKeyMissing when there is none); otherwise c's own merchant_uid and
+// customer_uid are charged (an issuance's first charge, fixed when it was settled).
+func (s *Service) createAndRun(ctx context.Context, c *store.Charge, onKey bool) (*ChargeView, error) {
 	create := s.store.CreateCharge
-	if keyed {
+	if onKey {
 		create = s.store.CreateKeyedCharge
 	}
 	now := s.now()
@@ -129,7 +130,7 @@ func (s *Service) createAndRun(ctx context.Context, c *store.Charge, generate, k
 	var created bool
 	var began time.Time
 	for attempt := 0; ; attempt++ {
-		if generate {
+		if onKey {
 			c.MerchantUID = newMerchantUID(prefixCharge, now)
 		}
 		var err error
@@ -141,10 +142,10 @@ func (s *Service) createAndRun(ctx context.Context, c *store.Charge, generate, k
 		if err == nil {
 			break
 		}
-		if keyed && errors.Is(err, store.ErrNotFound) {
+		if onKey && errors.Is(err, store.ErrNotFound) {
 			return nil, errKeyMissing()
 		}
-		if errors.Is(err, store.ErrDuplicate) && generate && attempt < 3 {
+		if errors.Is(err, store.ErrDuplicate) && onKey && attempt < 3 {
 			continue
 		}
 		return nil, s.storeErr(ctx, "create charge", err)

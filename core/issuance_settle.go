@@ -198,7 +198,7 @@ func (s *Service) issuedResult(ctx context.Context, is *store.Issuance) (*Issuan
 func (s *Service) firstCharge(ctx context.Context, is *store.Issuance) (*ChargeView, error) {
 	c := s.firstChargeRow(is)
 	c.MerchantUID = is.ChargeMerchantUID
-	return s.createAndRun(ctx, c, false, false)
+	return s.createAndRun(ctx, c, false)
 }
 
 // firstChargeRow is the charge of the plan attached to an issuance: the amount shown in

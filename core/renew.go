@@ -341,9 +341,9 @@ func (s *Service) chargeRenewal(ctx context.Context, sub *store.Subscription, no
 		SubscriptionID: sub.ID,
 		Period:         chargingPeriod(sub),
 	}
-	view, cerr := s.createAndRun(ctx, c, true, true)
+	view, cerr := s.createAndRun(ctx, c, true)
 	if view == nil {
-		if e := (*Error)(nil); errors.As(cerr, &e) && e.Code == codes.BillingKeyMissing {
+		if ErrorCode(cerr) == codes.BillingKeyMissing {
 			return s.renewalFailed(sub, now, codes.BillingKeyMissing, "no billing key registered", rep)
 		}
 		return nil, nil, true, cerr // nothing was created: the next sweep tries again

@@ -494,11 +494,6 @@ func (s *Store) createCharge(ctx context.Context, c *store.Charge, hold store.Le
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.createChargeLocked(c, hold, keyed)
-}
-
-// createChargeLocked is createCharge under s.mu.
-func (s *Store) createChargeLocked(c *store.Charge, hold store.Lease, keyed bool) (*store.Charge, bool, error) {
 	ik := idemKey{c.UserID, c.IdempotencyKey}
 	if mu, ok := s.chargeByIdem[ik]; ok {
 		return clone(s.charges[mu]), false, nil

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -155,19 +154,9 @@ func (s *Store) UpdateCharge(ctx context.Context, merchantUID string, from []sto
 		cond = " AND attempts = ?"
 		args = append(args, u.IfAttempts)
 	}
-	var out *store.Charge
-	err = s.write(ctx, func(ctx context.Context, q querier) (err error) {
-		out, err = scanCharge(q.QueryRowContext(ctx, s.q("UPDATE billkey_charges SET "+a.clause()+
-			" WHERE merchant_uid = ? AND status IN ("+placeholders(len(from))+")"+cond+" RETURNING "+chargeCols), args...))
-		if errors.Is(err, sql.ErrNoRows) {
-			err = s.missOrConflict(ctx, q, "billkey_charges", "merchant_uid", merchantUID)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, mapErr("update charge", err)
-	}
-	return out, nil
+	return updateOne(ctx, s, "update charge", scanCharge, "billkey_charges", "merchant_uid", merchantUID,
+		"UPDATE billkey_charges SET "+a.clause()+" WHERE merchant_uid = ? AND status IN ("+
+			placeholders(len(from))+")"+cond+" RETURNING "+chargeCols, args...)
 }
 
 // chargeAssignments is the SET clause of u; a note is appended by the same UPDATE.

@@ -89,6 +89,36 @@ func waitQueued(t *testing.T, s *Store, n int) {
 	}
 }
 
+// queuedBehind queues writes, one at a time and in order, behind a held group.
+type queuedBehind struct {
+	t       *testing.T
+	s       *Store
+	n       int
+	results chan error
+}
+
+func queueBehind(t *testing.T, s *Store) *queuedBehind {
+	return &queuedBehind{t: t, s: s, results: make(chan error, 16)}
+}
+
+// add queues fn and returns once it waits in the queue.
+func (b *queuedBehind) add(fn func(ctx context.Context, q querier) error) {
+	b.n++
+	go func() { b.results <- b.s.write(context.Background(), fn) }()
+	waitQueued(b.t, b.s, b.n)
+}
+
+// failures waits for every queued write and returns the errors of those that failed.
+func (b *queuedBehind) failures() []error {
+	var failed []error
+	for range b.n {
+		if err := <-b.results; err != nil {
+			failed = append(failed, err)
+		}
+	}
+	return failed
+}
+
 func TestGroupCommitSharesOneTransaction(t *testing.T) {
 	s := groupTestStore(t)
 	release := make(chan struct{})
@@ -124,28 +154,17 @@ func TestGroupCommitRollsBackAFailedWriteAlone(t *testing.T) {
 	release := make(chan struct{})
 	first := holdFirstGroup(t, s, release)
 	boom := errors.New("boom")
-	results := make(chan error, 4)
-	go func() { results <- s.write(context.Background(), insertV(1)) }()
-	waitQueued(t, s, 1)
-	go func() {
-		results <- s.write(context.Background(), func(ctx context.Context, q querier) error {
-			require.NoError(t, insertV(2)(ctx, q))
-			return boom
-		})
-	}()
-	waitQueued(t, s, 2)
-	go func() { results <- s.write(context.Background(), insertV(1)) }() // a duplicate: fails
-	waitQueued(t, s, 3)
-	go func() { results <- s.write(context.Background(), insertV(3)) }()
-	waitQueued(t, s, 4)
+	queued := queueBehind(t, s)
+	queued.add(insertV(1))
+	queued.add(func(ctx context.Context, q querier) error {
+		require.NoError(t, insertV(2)(ctx, q))
+		return boom
+	})
+	queued.add(insertV(1)) // a duplicate: fails
+	queued.add(insertV(3))
 	close(release)
 	require.NoError(t, <-first)
-	var failed []error
-	for range 4 {
-		if err := <-results; err != nil {
-			failed = append(failed, err)
-		}
-	}
+	failed := queued.failures()
 	require.Len(t, failed, 2)
 	assert.True(t, errors.Is(failed[0], boom) || errors.Is(failed[1], boom))
 	assert.Equal(t, []int{0, 1, 3}, storedVs(t, s), "the failed writes left nothing, the others all landed")
@@ -190,24 +209,15 @@ func TestGroupCommitBrokenTransactionRunsTheOthersAgain(t *testing.T) {
 	s := groupTestStore(t)
 	release := make(chan struct{})
 	first := holdFirstGroup(t, s, release)
-	results := make(chan error, 3)
-	go func() { results <- s.write(context.Background(), insertV(1)) }()
-	waitQueued(t, s, 1)
-	go func() {
-		results <- s.write(context.Background(), func(ctx context.Context, q querier) error {
-			panic("write bug")
-		})
-	}()
-	waitQueued(t, s, 2)
-	go func() { results <- s.write(context.Background(), insertV(3)) }()
-	waitQueued(t, s, 3)
+	queued := queueBehind(t, s)
+	queued.add(insertV(1))
+	queued.add(func(ctx context.Context, q querier) error { panic("write bug") })
+	queued.add(insertV(3))
 	close(release)
 	require.NoError(t, <-first)
 	var msgs []string
-	for range 3 {
-		if err := <-results; err != nil {
-			msgs = append(msgs, err.Error())
-		}
+	for _, err := range queued.failures() {
+		msgs = append(msgs, err.Error())
 	}
 	assert.Equal(t, []string{"write panicked: write bug"}, msgs, "only the write that broke the transaction fails")
 	assert.Equal(t, []int{0, 1, 3}, storedVs(t, s), "the write rolled back with it and the one not yet started ran in the next group")

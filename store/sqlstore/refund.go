@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
@@ -107,19 +106,9 @@ func (s *Store) UpdateRefund(ctx context.Context, id string, from []store.Refund
 	for _, st := range from {
 		args = append(args, string(st))
 	}
-	var out *store.Refund
-	err := s.write(ctx, func(ctx context.Context, q querier) (err error) {
-		out, err = scanRefund(q.QueryRowContext(ctx, s.q("UPDATE billkey_refunds SET "+a.clause()+
-			" WHERE refund_id = ? AND status IN ("+placeholders(len(from))+") RETURNING "+refundCols), args...))
-		if errors.Is(err, sql.ErrNoRows) {
-			err = s.missOrConflict(ctx, q, "billkey_refunds", "refund_id", id)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, mapErr("update refund", err)
-	}
-	return out, nil
+	return updateOne(ctx, s, "update refund", scanRefund, "billkey_refunds", "refund_id", id,
+		"UPDATE billkey_refunds SET "+a.clause()+" WHERE refund_id = ? AND status IN ("+
+			placeholders(len(from))+") RETURNING "+refundCols, args...)
 }
 
 // ClaimRefunds implements store.Store like ClaimCharges: one statement picks the refunds

@@ -232,6 +232,26 @@ func writeOne[T any](ctx context.Context, s *Store, op string, scan func(rowScan
 	return v, nil
 }
 
+// updateOne runs update, a compare-and-set UPDATE ... RETURNING of the row of table whose
+// keyCol is key, on the store's write path and scans the row. When it matches nothing, a
+// lookup in the same write tells ErrConflict (the row's state differed) from ErrNotFound.
+// Errors are mapped for op.
+func updateOne[T any](ctx context.Context, s *Store, op string, scan func(rowScanner) (*T, error),
+	table, keyCol, key, update string, args ...any) (*T, error) {
+	var v *T
+	err := s.write(ctx, func(ctx context.Context, q querier) (err error) {
+		v, err = scan(q.QueryRowContext(ctx, s.q(update), args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			err = s.missOrConflict(ctx, q, table, keyCol, key)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return v, nil
+}
+
 // writeAll runs a statement that writes (UPDATE ... RETURNING) on the store's write path
 // and scans every row; no rows is an empty, non-nil slice. Errors are mapped for op.
 func writeAll[T any](ctx context.Context, s *Store, op string, scan func(rowScanner) (*T, error), query string, args ...any) ([]*T, error) {

@@ -102,19 +102,8 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription,
 		set += ", claimed_by = '', claimed_until = NULL"
 	}
 	args := append(s.dialect.subscriptionArgs(sub), sub.ID, sub.Version)
-	var out *store.Subscription
-	err := s.write(ctx, func(ctx context.Context, q querier) (err error) {
-		out, err = scanSubscription(q.QueryRowContext(ctx, s.q("UPDATE billkey_subscriptions SET "+set+
-			" WHERE subscription_id = ? AND version = ? RETURNING "+subscriptionCols), args...))
-		if errors.Is(err, sql.ErrNoRows) {
-			err = s.missOrConflict(ctx, q, "billkey_subscriptions", "subscription_id", sub.ID)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, mapErr("update subscription", err)
-	}
-	return out, nil
+	return updateOne(ctx, s, "update subscription", scanSubscription, "billkey_subscriptions", "subscription_id", sub.ID,
+		"UPDATE billkey_subscriptions SET "+set+" WHERE subscription_id = ? AND version = ? RETURNING "+subscriptionCols, args...)
 }
 
 // ClaimSubscriptions implements store.Store. It walks the index on (next_action_at,
